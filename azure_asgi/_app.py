@@ -1,0 +1,308 @@
+"""``AzureGateway``: the ASGI entry point, its lifespan, and one request from start to finish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._callers import AuthorizeHook, Callers
+from ._calls import Call, ClientGone, parse_call, read_body
+from ._config import GatewayConfig
+from ._direct import DirectKeys
+from ._dispatch import BufferedResponse, Dispatcher
+from ._errors import GatewayError
+from ._identity import UpstreamAuth, build_auth
+from ._relay import (
+    Send,
+    StreamState,
+    pass_headers,
+    pump_stream,
+    send_error,
+    send_json,
+    send_upstream_error,
+    splice_extra_fields,
+    stream_error_event,
+)
+from ._resources import Catalog, Target
+from ._routing import RouteTable, route_segments
+from ._transport import UpstreamError, UpstreamResponse, make_transport
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
+__all__ = ["AzureGateway"]
+
+logger = logging.getLogger("azure_asgi")
+
+Scope = dict[str, Any]
+Receive = Any
+
+# Request headers the upstream may see: an allow-list, so a caller's credentials and cookies can
+# never travel upstream whatever they are called.
+_FORWARD = (b"x-ms-client-request-id",)
+
+
+class AzureGateway:
+    """An OpenAI- and Azure-OpenAI-compatible gateway to your Azure deployments, as an ASGI app.
+
+    ::
+
+        gateway = AzureGateway("gateway.yaml")
+        app = FastAPI(lifespan=gateway.lifespan)
+        app.mount("/llm", gateway)      # OpenAI(base_url="http://host/llm/v1") now works
+
+    ``config`` is a :class:`GatewayConfig`, a dict, or a YAML/JSON path. ``authorize(scope)``
+    returns a :class:`Principal` to allow a call, ``None`` to refuse it (401), or raises
+    ``PermissionError`` (403). ``http_client`` is the upstream client: an ``aiohttp``
+    session, an ``httpx.AsyncClient``, or ``None`` for a session the gateway owns.
+    ``credentials`` maps resource names to azure-identity async credentials.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        authorize: AuthorizeHook | None = None,
+        http_client: Any = None,
+        credentials: Mapping[str, AsyncTokenCredential] | None = None,
+    ) -> None:
+        self.config = GatewayConfig.coerce(config)
+        credentials = dict(credentials or {})
+        names = {r.name for r in self.config.resources}
+        unknown = sorted(set(credentials) - names)
+        if unknown:
+            raise ValueError(
+                f"credentials name unknown resources {unknown}; configured: {sorted(names)}"
+            )
+        self._auths: dict[str, UpstreamAuth] = {
+            r.name: build_auth(r, credentials.get(r.name)) for r in self.config.resources
+        }
+        self.catalog = Catalog(self.config, self._auths)
+        self._callers = Callers(self.config.clients, authorize)
+        self._routes = RouteTable()
+        self._transport = make_transport(http_client)
+        self._dispatcher = Dispatcher(self._transport, self.config.retries)
+        self._direct = DirectKeys(self.config.direct_keys, self._callers)
+        self._max_body = self.config.limits.max_body_bytes
+        self._timeout = self.config.timeout_s
+        self._api_version = self.config.api_version
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the upstream connection pool and the credentials the gateway created."""
+        await self._transport.aclose()
+        for auth in self._auths.values():
+            await auth.aclose()
+
+    async def __aenter__(self) -> AzureGateway:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """``FastAPI(lifespan=gateway.lifespan)``: close the gateway when the host shuts down."""
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    # -- ASGI -----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "no websocket routes"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        extra: dict[str, Any] = {"provider": "azure"}
+        try:
+            # Authenticate before routing: an unauthenticated caller learns nothing, not even
+            # which paths exist.
+            await self._callers.authenticate(scope, headers)
+            match = self._routes.match(scope["method"], route_segments(scope))
+            extra["request_type"] = match.operation.request_type
+            if match.deployment is not None:
+                extra["model_requested"] = match.deployment
+            raw = await read_body(receive, headers, self._max_body)
+            call = parse_call(match, raw, scope.get("query_string", b""), self._api_version)
+            extra["model_requested"] = call.model
+            await self._serve(call, headers, receive, send, extra, started)
+        except GatewayError as exc:
+            await send_error(send, exc, extra)
+        except ClientGone:
+            return
+
+    async def _serve(
+        self,
+        call: Call,
+        headers: dict[bytes, bytes],
+        receive: Receive,
+        send: Send,
+        extra: dict[str, Any],
+        started: float,
+    ) -> None:
+        direct = self._direct.targets(call, headers)
+        targets = direct if direct is not None else self.catalog.resolve(call.model)
+        if targets[0].family == "anthropic":
+            raise GatewayError(
+                400,
+                f"'{call.model}' is a Claude deployment; this version of the gateway serves "
+                "OpenAI-family deployments only for this operation.",
+                code="unsupported_operation",
+                param="model",
+            )
+        forward = [(k.decode("latin-1"), headers[k].decode("latin-1")) for k in _FORWARD if k in headers]
+        state = StreamState()
+        resp: UpstreamResponse | None = None
+        deadline = time.monotonic() + self._timeout
+        try:
+            async with asyncio.timeout(self._timeout):
+                outcome = await self._dispatcher.send(
+                    call, targets, deadline, self._resolve_fallback, forward
+                )
+                resp = outcome.response
+                _describe(extra, outcome.target)
+                if resp.status >= 400:
+                    body = await resp.read()
+                    extra["latency_ms"] = _ms(started)
+                    if isinstance(resp, BufferedResponse) and resp.from_gateway:
+                        await self._send_unreachable(send, resp, extra)
+                    else:
+                        await send_upstream_error(send, resp, body, extra)
+                elif call.stream and _is_sse(resp):
+                    await self._relay_stream(resp, call, receive, send, state, extra)
+                else:
+                    body = await resp.read()
+                    extra["latency_ms"] = _ms(started)
+                    out = splice_extra_fields(body, extra) if _is_json(resp) else None
+                    await send_json(send, resp.status, out if out is not None else body, pass_headers(resp.headers))
+        except TimeoutError:
+            error = GatewayError(
+                504,
+                f"The request ran out of its {self._timeout:g} s deadline (timeout_s in the "
+                "gateway config), retries included.",
+                code="timeout",
+            )
+            if not state.started:
+                raise error from None
+            await _end_stream(send, error.error_object(), 504, extra)
+        finally:
+            if resp is not None:
+                await resp.aclose()
+
+    async def _relay_stream(
+        self,
+        resp: UpstreamResponse,
+        call: Call,
+        receive: Receive,
+        send: Send,
+        state: StreamState,
+        extra: dict[str, Any],
+    ) -> None:
+        pump = asyncio.ensure_future(
+            pump_stream(resp, send, state, call.match.operation.stream_terminal)
+        )
+        watch = asyncio.ensure_future(_until_disconnect(receive))
+        try:
+            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            if not pump.done():
+                # The caller went away (or the deadline hit): stop reading; the upstream
+                # connection is closed by the caller of this method.
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump
+        if pump.cancelled():
+            return
+        exc = pump.exception()
+        if exc is None:
+            return
+        if isinstance(exc, UpstreamError):
+            logger.warning("azure-asgi: stream from %s broke: %s", extra.get("resource"), exc)
+            error = {
+                "message": f"The upstream stream broke off before it was complete ({exc}).",
+                "type": "api_error",
+                "code": "stream_interrupted",
+                "param": None,
+            }
+            if state.started:
+                await _end_stream(send, error, 502, extra)
+                return
+        if isinstance(exc, OSError):
+            return  # the caller disconnected while we were sending
+        raise exc
+
+    async def _send_unreachable(self, send: Send, resp: BufferedResponse, extra: dict[str, Any]) -> None:
+        from ._relay import upstream_error_object
+
+        err = upstream_error_object(resp.status, resp.body)
+        await send_error(
+            send, GatewayError(resp.status, err["message"], code=err.get("code")), extra
+        )
+
+    def _resolve_fallback(self, alias: str) -> list[Target]:
+        return self.catalog.resolve(alias)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _end_stream(send: Send, error: dict[str, Any], status: int, extra: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        await send(
+            {"type": "http.response.body", "body": stream_error_event(error, status, extra), "more_body": True}
+        )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _describe(extra: dict[str, Any], target: Target) -> None:
+    extra["model_deployment"] = target.deployment
+    extra["resource"] = target.resource.name
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _content_type(resp: UpstreamResponse) -> str:
+    for name, value in resp.headers:
+        if name == "content-type":
+            return value
+    return ""
+
+
+def _is_sse(resp: UpstreamResponse) -> bool:
+    return _content_type(resp).startswith("text/event-stream")
+
+
+def _is_json(resp: UpstreamResponse) -> bool:
+    return "json" in _content_type(resp)

@@ -1,0 +1,119 @@
+"""Who may call the gateway: the ``authorize`` hook, client keys, and the safe default."""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._config import ClientsConfig
+from ._errors import GatewayError
+
+__all__ = ["CALLER_CREDENTIAL_HEADERS", "AuthorizeHook", "Callers", "Principal"]
+
+logger = logging.getLogger("azure_asgi")
+
+Scope = dict[str, Any]
+
+#: Headers that carry the caller's own credentials. None of them is ever sent upstream (the
+#: upstream request is built from an allow-list), and they are named here for the direct-key path.
+CALLER_CREDENTIAL_HEADERS = (b"api-key", b"authorization", b"x-gateway-key", b"cookie")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as decided by ``authorize`` or by a client key.
+
+    ::
+
+        def authorize(scope):
+            user = scope.get("user")
+            return Principal(subject=user.id, scopes=frozenset({"llm"})) if user else None
+    """
+
+    subject: str
+    scopes: frozenset[str] = frozenset()
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+AuthorizeHook = Callable[[Scope], "Principal | None | Awaitable[Principal | None]"]
+
+_NO_ACCESS = (
+    "No caller is allowed: this gateway has no client keys and no authorize hook. "
+    "Set clients.api_keys (callers send `api-key: <key>`, `Authorization: Bearer <key>` or "
+    "`x-gateway-key: <key>`), pass authorize= to AzureGateway, or set clients.anonymous: true "
+    "for local development."
+)
+_BAD_KEY = (
+    "Missing or invalid gateway key: send it as `api-key: <key>`, `Authorization: Bearer <key>` "
+    "or `x-gateway-key: <key>`."
+)
+
+
+def presented_keys(headers: Mapping[bytes, bytes]) -> list[bytes]:
+    """Every credential the caller presented, in the three places a client key may travel."""
+    found = []
+    for name in (b"x-gateway-key", b"api-key"):
+        value = headers.get(name)
+        if value:
+            found.append(value.strip())
+    auth = headers.get(b"authorization")
+    if auth and auth[:7].lower() == b"bearer ":
+        found.append(auth[7:].strip())
+    return found
+
+
+class Callers:
+    """Decides, before any routing, whether a request may use the gateway."""
+
+    def __init__(self, clients: ClientsConfig, authorize: AuthorizeHook | None) -> None:
+        self._authorize = authorize
+        self._anonymous = clients.anonymous
+        self._keys = tuple(k.get_secret_value().encode() for k in clients.api_keys)
+
+    def is_client_key(self, value: bytes) -> bool:
+        # Compare against every key, without stopping early, so timing says nothing about
+        # which key (or how much of one) matched.
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(value, key)
+        return matched
+
+    async def authenticate(self, scope: Scope, headers: Mapping[bytes, bytes]) -> Principal:
+        if self._authorize is not None:
+            return await self._call_hook(scope)
+        if self._keys:
+            for value in presented_keys(headers):
+                if self.is_client_key(value):
+                    return Principal(subject="client-key")
+            if self._anonymous:
+                return Principal(subject="anonymous")
+            raise GatewayError(401, _BAD_KEY, code="invalid_api_key")
+        if self._anonymous:
+            return Principal(subject="anonymous")
+        raise GatewayError(401, _NO_ACCESS, code="no_client_access_configured")
+
+    async def _call_hook(self, scope: Scope) -> Principal:
+        assert self._authorize is not None
+        try:
+            result = self._authorize(scope)
+            if inspect.isawaitable(result):
+                result = await result
+        except PermissionError as exc:
+            message = str(exc) or "The authorize hook refused this request."
+            raise GatewayError(403, message, code="permission_denied") from None
+        except GatewayError:
+            raise
+        except Exception:
+            # A bug in the host's hook: log it for the host, tell the caller nothing internal.
+            logger.exception("azure-asgi: the authorize hook raised")
+            raise GatewayError(500, "The authorize hook failed.", code="authorize_failed") from None
+        if result is None:
+            raise GatewayError(401, "The authorize hook did not accept this caller.", code="unauthorized")
+        if not isinstance(result, Principal):
+            logger.error("azure-asgi: authorize returned %r, expected Principal or None", type(result))
+            raise GatewayError(500, "The authorize hook failed.", code="authorize_failed")
+        return result

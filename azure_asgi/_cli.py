@@ -1,0 +1,216 @@
+"""The ``azure-asgi`` command: ``serve``, ``emulator``, ``demo`` and ``check``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._config import ConfigError, GatewayConfig
+
+__all__ = ["console", "create_app", "main", "routing_table"]
+
+_CONFIG_ENV = "AZURE_ASGI_CONFIG"
+DEMO_KEY = "demo-key"
+EMULATOR_KEY = "emulator-key"
+
+
+def _fail(message: str) -> int:
+    print(f"azure-asgi: {message}", file=sys.stderr)
+    return 2
+
+
+def _load(path: str) -> GatewayConfig:
+    return GatewayConfig.load(path)
+
+
+def routing_table(config: GatewayConfig) -> str:
+    """The resolved routing table, one row per alias and resource; never a secret."""
+    rows = [("alias", "resource", "deployment", "family", "style", "auth", "endpoint", "fallbacks")]
+    for res in config.resources:
+        style = "openai-compatible" if res.kind == "openai" else res.api_style
+        for alias, dep in res.deployments.items():
+            rows.append(
+                (
+                    alias,
+                    res.name,
+                    dep.deployment,
+                    dep.family or "openai",
+                    style,
+                    res.auth.method,
+                    res.endpoint,
+                    ",".join(dep.fallbacks) or "-",
+                )
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    callers = "anonymous" if config.clients.anonymous else f"{len(config.clients.api_keys)} client key(s)"
+    lines.append("")
+    lines.append(
+        f"api-version {config.api_version} · timeout {config.timeout_s:g}s · "
+        f"{config.retries.max_attempts} attempts · callers: {callers} · "
+        f"direct keys: {'on' if config.direct_keys.enabled else 'off'}"
+    )
+    return "\n".join(lines)
+
+
+def create_app() -> Any:
+    """uvicorn factory for ``serve --workers N``: each worker builds its gateway from the file."""
+    from ._app import AzureGateway
+
+    return AzureGateway(os.environ[_CONFIG_ENV])
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        return _fail(f"invalid config {args.config}: {exc}")
+    print(routing_table(config))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        return _fail(f"invalid config {args.config}: {exc}")
+    import uvicorn
+
+    if args.workers > 1:
+        os.environ[_CONFIG_ENV] = os.path.abspath(args.config)
+        uvicorn.run(
+            "azure_asgi._cli:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=args.access_log,
+            log_level=args.log_level,
+        )
+        return 0
+    from ._app import AzureGateway
+
+    uvicorn.run(
+        AzureGateway(config),
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .testing import AzureEmulator
+
+    keys = None if args.no_auth else tuple(args.api_key or [EMULATOR_KEY])
+    print(f"Azure OpenAI emulator on http://{args.host}:{args.port} (api-key: {', '.join(keys or ['any'])})")
+    uvicorn.run(AzureEmulator(api_keys=keys), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def demo_config(emulator_url: str) -> dict[str, Any]:
+    return {
+        "resources": [
+            {
+                "name": "emulator",
+                "endpoint": emulator_url,
+                "auth": {"api_key": EMULATOR_KEY},
+                "deployments": {
+                    "gpt-4o": "gpt-4o-demo",
+                    "gpt-4o-mini": "gpt-4o-mini-demo",
+                },
+            }
+        ],
+        "clients": {"api_keys": [DEMO_KEY]},
+    }
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ._app import AzureGateway
+    from .testing import AzureEmulator
+
+    eport = _free_port(args.host)
+    gateway = AzureGateway(demo_config(f"http://{args.host}:{eport}"))
+    base = f"http://{args.host}:{args.port}"
+    print(
+        "azure-asgi demo: the gateway in front of the built-in Azure OpenAI emulator "
+        "(no Azure account needed).\n\nTry:\n\n"
+        f"  curl {base}/v1/chat/completions -H 'api-key: {DEMO_KEY}' "
+        "-H 'content-type: application/json' "
+        '-d \'{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello from azure-asgi"}]}\'\n\n'
+        "  # streaming: add \"stream\": true to the body and -N to curl\n"
+        f"  # Python: OpenAI(base_url='{base}/v1', api_key='{DEMO_KEY}')\n",
+        flush=True,
+    )
+
+    async def run() -> None:
+        servers = [
+            uvicorn.Server(uvicorn.Config(AzureEmulator(api_keys=(EMULATOR_KEY,)), host=args.host, port=eport, log_level="warning")),
+            uvicorn.Server(uvicorn.Config(gateway, host=args.host, port=args.port, log_level=args.log_level)),
+        ]
+        await asyncio.gather(*(s.serve() for s in servers))
+
+    asyncio.run(run())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="azure-asgi", description="Azure OpenAI gateway as an ASGI library."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway as a standalone server")
+    serve.add_argument("--config", required=True, help="YAML or JSON config file")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--access-log", action="store_true", help="log every request (off: faster)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_cmd_serve)
+
+    emu = sub.add_parser("emulator", help="run the built-in Azure OpenAI emulator")
+    emu.add_argument("--host", default="127.0.0.1")
+    emu.add_argument("--port", type=int, default=9000)
+    emu.add_argument("--api-key", action="append", help=f"accepted api-key (default {EMULATOR_KEY})")
+    emu.add_argument("--no-auth", action="store_true", help="accept any request")
+    emu.add_argument("--log-level", default="info")
+    emu.set_defaults(func=_cmd_emulator)
+
+    demo = sub.add_parser("demo", help="gateway + emulator with a sample config: try it with curl")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--log-level", default="info")
+    demo.set_defaults(func=_cmd_demo)
+
+    check = sub.add_parser("check", help="validate a config and print the routing table")
+    check.add_argument("--config", required=True)
+    check.set_defaults(func=_cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+def console() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,525 @@
+"""The gateway configuration: pydantic models, file/env loading and ``${VAR}`` expansion.
+
+Every problem surfaces as one :class:`ConfigError` whose message is a single line
+``<dotted.field.path>: <what is wrong and how to fix it>``, built from the location and message of
+each validation error only, so a secret in the input can never leak into it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "AuthConfig",
+    "ClientsConfig",
+    "ConfigError",
+    "DeploymentConfig",
+    "DirectKeysConfig",
+    "GatewayConfig",
+    "LimitsConfig",
+    "ManagedIdentityConfig",
+    "ResourceConfig",
+    "RetryConfig",
+]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENDPOINT_HINT = (
+    "endpoint must be an absolute http(s) URL such as https://my-resource.openai.azure.com"
+)
+Loc = tuple[str | int, ...]
+_AuthMethod = Literal[
+    "service_principal", "api_key", "token", "managed_identity", "workload_identity", "default"
+]
+
+
+class ConfigError(ValueError):
+    """An invalid gateway configuration; ``str(exc)`` is one line naming the field at fault.
+
+    ``exc.field`` is the first dotted path (a file or variable when no field is to blame) and
+    ``exc.errors`` every ``(field, message)`` pair, first one first::
+
+        try:
+            GatewayConfig.load("gateway.yaml")
+        except ConfigError as exc:
+            sys.exit(f"azure-asgi: {exc}")
+    """
+
+    def __init__(self, field: str, message: str, *more: tuple[str, str]) -> None:
+        # Everything goes to args so the exception pickles (``cls(*args)``) across processes.
+        super().__init__(field, message, *more)
+        self.field = field
+        self.errors: tuple[tuple[str, str], ...] = ((field, message), *more)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{field}: {message}" for field, message in self.errors)
+
+
+class _FieldErrors(ValueError):
+    """Raised by cross-field validators to blame precise fields relative to the model."""
+
+    def __init__(self, errors: list[tuple[Loc, str]]) -> None:
+        super().__init__("; ".join(message for _, message in errors))
+        self.errors = errors
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryConfig(_Model):
+    """Upstream retries for one alias: ``RetryConfig(max_attempts=5)``."""
+
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    initial_backoff_ms: Annotated[int, Field(ge=0)] = 500
+    max_backoff_ms: Annotated[int, Field(ge=0)] = 5000
+
+
+class LimitsConfig(_Model):
+    """Request size limits (413 beyond): ``LimitsConfig(max_body_bytes=1 << 20)``."""
+
+    max_body_bytes: Annotated[int, Field(gt=0)] = 33554432
+    max_upload_bytes: Annotated[int, Field(gt=0)] = 536870912
+
+
+class ManagedIdentityConfig(_Model):
+    """A user-assigned managed identity: ``auth: {managed_identity: {client_id: ...}}``."""
+
+    client_id: str | None = None
+
+
+def _managed_identity_tag(value: Any) -> str:
+    # A callable discriminator, so a bad object reports its own errors instead of also
+    # "should be a valid boolean" from the other side of the union.
+    return "ManagedIdentityConfig" if isinstance(value, Mapping | BaseModel) else "bool"
+
+
+class AuthConfig(_Model):
+    """How the gateway authenticates to one resource; no auth at all means DefaultAzureCredential.
+
+    ``AuthConfig(api_key=SecretStr("...")).method == "api_key"``. Precedence: service
+    principal > api_key > azure_ad_token > managed identity > workload identity > default.
+    """
+
+    api_key: SecretStr | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    azure_ad_token: SecretStr | None = None
+    managed_identity: Annotated[
+        Annotated[bool, Tag("bool")]
+        | Annotated[ManagedIdentityConfig, Tag("ManagedIdentityConfig")],
+        Discriminator(_managed_identity_tag),
+    ] = False
+    workload_identity: bool = False
+    scope: str | None = None
+
+    @field_validator(
+        "api_key",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+        "azure_ad_token",
+        "scope",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `${AZURE_OPENAI_API_KEY:-}` expands to "": that means "not configured", not an empty key.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_service_principal(self) -> AuthConfig:
+        given = {
+            "tenant_id": bool(self.tenant_id),
+            "client_id": bool(self.client_id),
+            "client_secret": self.client_secret is not None,
+        }
+        missing = [name for name, present in given.items() if not present]
+        # Workload identity takes the client id alone (tenant and token come from the pod).
+        alone = missing == ["tenant_id", "client_secret"] and self.workload_identity
+        if missing and len(missing) < 3 and not alone:
+            raise ValueError(
+                "an Entra ID service principal needs tenant_id, client_id and client_secret "
+                f"together; missing: {', '.join(missing)} (or remove the others)"
+            )
+        return self
+
+    @property
+    def method(self) -> _AuthMethod:
+        """Which upstream auth this config selects."""
+        if self.tenant_id and self.client_id and self.client_secret:
+            return "service_principal"
+        if self.api_key is not None:
+            return "api_key"
+        if self.azure_ad_token is not None:
+            return "token"
+        if self.managed_identity is not False:
+            return "managed_identity"
+        if self.workload_identity:
+            return "workload_identity"
+        return "default"
+
+
+class DeploymentConfig(_Model):
+    """One alias's deployment: ``DeploymentConfig(deployment="my-dep", fallbacks=("gpt-4o",))``.
+
+    ``family`` is always set after a :class:`ResourceConfig` validated it (detected from names).
+    """
+
+    deployment: Annotated[str, Field(min_length=1)]
+    family: Literal["openai", "anthropic"] | None = None
+    fallbacks: tuple[str, ...] = ()
+
+
+def _with_family(alias: str, dc: DeploymentConfig) -> DeploymentConfig:
+    if dc.family is not None:
+        return dc
+    claude = "claude" in alias.lower() or "claude" in dc.deployment.lower()
+    return dc.model_copy(update={"family": "anthropic" if claude else "openai"})
+
+
+class ResourceConfig(_Model):
+    """One Azure resource (region)::
+
+    ResourceConfig.model_validate({"name": "eastus", "endpoint": "https://eastus.openai.azure.com",
+                                   "deployments": {"gpt-4o": "my-gpt4o-deployment"}})
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    endpoint: str
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    kind: Literal["azure", "openai"] = "azure"
+    api_style: Literal["deployments", "v1"] = "deployments"
+    auth: AuthConfig = AuthConfig()
+    deployments: dict[str, DeploymentConfig] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if any(c.isspace() for c in value):
+            raise ValueError("resource name must not contain whitespace")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        # The value is never echoed: a URL can carry credentials in its userinfo or query.
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise ValueError(_ENDPOINT_HINT) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(_ENDPOINT_HINT)
+        if parts.query or parts.fragment or parts.username is not None:
+            raise ValueError(f"{_ENDPOINT_HINT}, without query, fragment or credentials")
+        return value.strip().rstrip("/")
+
+    @field_validator("deployments", mode="before")
+    @classmethod
+    def _strings_to_objects(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {k: {"deployment": v} if isinstance(v, str) else v for k, v in value.items()}
+
+    @field_validator("deployments")
+    @classmethod
+    def _detect_families(cls, value: dict[str, DeploymentConfig]) -> dict[str, DeploymentConfig]:
+        if any(not alias.strip() for alias in value):
+            raise ValueError("deployment aliases must be non-empty")
+        return {alias: _with_family(alias, dc) for alias, dc in value.items()}
+
+
+class ClientsConfig(_Model):
+    """Who may call without ``authorize=``: ``ClientsConfig(api_keys=(SecretStr("k1"),))``."""
+
+    api_keys: tuple[SecretStr, ...] = ()
+    anonymous: bool = False
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _drop_empty_keys(cls, value: Any) -> Any:
+        # An unset `${GATEWAY_KEY:-}` must not become a key that an empty header would match.
+        if isinstance(value, list | tuple):
+            return tuple(k for k in value if not (isinstance(k, str) and not k.strip()))
+        return value
+
+
+class DirectKeysConfig(_Model):
+    """Callers bringing their own Azure key and endpoint: ``DirectKeysConfig(enabled=True)``."""
+
+    enabled: bool = False
+    allowed_endpoints: tuple[str, ...] = (
+        "https://*.openai.azure.com",
+        "https://*.services.ai.azure.com",
+        "https://*.cognitiveservices.azure.com",
+    )
+
+
+class GatewayConfig(_Model):
+    """The whole gateway configuration (contract section 3)::
+
+    config = GatewayConfig.load("gateway.yaml")  # or .from_env(), or .coerce({...})
+    config.resources[0].deployments["gpt-4o"].deployment
+    """
+
+    api_version: Annotated[str, Field(min_length=1)] = "2024-10-21"
+    timeout_s: Annotated[float, Field(gt=0)] = 600
+    retries: RetryConfig = RetryConfig()
+    limits: LimitsConfig = LimitsConfig()
+    default_resource: str | None = None
+    resources: tuple[ResourceConfig, ...]
+    clients: ClientsConfig = ClientsConfig()
+    direct_keys: DirectKeysConfig = DirectKeysConfig()
+
+    @field_validator("resources")
+    @classmethod
+    def _at_least_one(cls, value: tuple[ResourceConfig, ...]) -> tuple[ResourceConfig, ...]:
+        if not value:
+            raise ValueError("at least one resource is needed (each with a name and an endpoint)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_references(self) -> GatewayConfig:
+        errors: list[tuple[Loc, str]] = []
+        names = [r.name for r in self.resources]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                errors.append((("resources", i, "name"), f"duplicate resource name '{name}'"))
+        if self.default_resource is not None and self.default_resource not in names:
+            known = ", ".join(names)
+            errors.append(
+                (
+                    ("default_resource",),
+                    f"no resource named '{self.default_resource}' (names: {known})",
+                )
+            )
+        aliases = {alias for r in self.resources for alias in r.deployments}
+        for i, r in enumerate(self.resources):
+            for alias, dc in r.deployments.items():
+                for j, fallback in enumerate(dc.fallbacks):
+                    if fallback not in aliases:
+                        loc: Loc = ("resources", i, "deployments", alias, "fallbacks", j)
+                        served = ", ".join(sorted(aliases))
+                        errors.append((loc, f"no resource serves '{fallback}' (aliases: {served})"))
+        if errors:
+            raise _FieldErrors(errors)
+        return self
+
+    @property
+    def default_resource_name(self) -> str:
+        """Where stateful objects go when nothing else says: the configured one, else the first."""
+        return self.default_resource or self.resources[0].name
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    ) -> GatewayConfig:
+        """Read a YAML (``.yaml``/``.yml``) or JSON file: ``GatewayConfig.load("gateway.yaml")``."""
+        where = os.fspath(path)
+        try:
+            text = Path(where).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(where, "config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(where, f"cannot read config file ({reason})") from None
+        data = _parse(where, text, Path(where).suffix.lower())
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                where, "the config must be a mapping of keys (api_version, resources...)"
+            )
+        return _validate(data, os.environ if environ is None else environ)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+        """A one-resource config (named ``default``) from ``AZURE_OPENAI_ENDPOINT`` and friends::
+
+        AZURE_OPENAI_ENDPOINT=https://r.openai.azure.com AZURE_ASGI_DEPLOYMENTS=gpt-4o=my-dep
+        """
+        env = os.environ if environ is None else environ
+        endpoint = env.get("AZURE_OPENAI_ENDPOINT", "").strip()
+        if not endpoint:
+            raise ConfigError(
+                "resources.0.endpoint",
+                "environment variable AZURE_OPENAI_ENDPOINT is not set "
+                "(e.g. AZURE_OPENAI_ENDPOINT=https://my-resource.openai.azure.com)",
+            )
+        deployments: dict[str, str] = {}
+        for entry in _split(env.get("AZURE_ASGI_DEPLOYMENTS", "")):
+            alias, sep, name = (part.strip() for part in entry.partition("="))
+            if not alias or (sep and not name):
+                raise ConfigError(
+                    "AZURE_ASGI_DEPLOYMENTS", f"'{entry}' should be alias=deployment or a name"
+                )
+            deployments[alias] = name or alias
+        auth = {"api_key": key} if (key := env.get("AZURE_OPENAI_API_KEY", "").strip()) else {}
+        data: dict[str, Any] = {
+            "resources": [
+                {"name": "default", "endpoint": endpoint, "auth": auth, "deployments": deployments}
+            ],
+            "clients": {"api_keys": _split(env.get("AZURE_ASGI_CLIENT_KEYS", ""))},
+        }
+        if version := env.get("OPENAI_API_VERSION", "").strip():
+            data["api_version"] = version
+        # Values read from the environment are literal: no second round of ${VAR} expansion.
+        return _validate(data, None)
+
+    @classmethod
+    def coerce(
+        cls,
+        obj: GatewayConfig | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> GatewayConfig:
+        """A config from what ``AzureGateway`` accepts: a config, a dict, or a file path."""
+        if isinstance(obj, GatewayConfig):
+            return obj
+        if isinstance(obj, Mapping):
+            return _validate(obj, os.environ if environ is None else environ)
+        if isinstance(obj, str | os.PathLike):
+            return cls.load(obj, environ=environ)
+        raise TypeError(f"expected a GatewayConfig, a mapping or a path, not {type(obj).__name__}")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _parse(where: str, text: str, suffix: str) -> Any:
+    """JSON for ``.json``, YAML for ``.yaml``/``.yml``, else JSON then YAML."""
+    # Errors are raised outside the except blocks, so no parser exception rides along as
+    # __context__: JSONDecodeError holds the whole document and str(YAMLError) quotes a line.
+    if suffix not in (".yaml", ".yml"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            problem = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        if suffix == ".json":
+            raise ConfigError(where, problem)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = f"invalid YAML{at}: {getattr(exc, 'problem', None) or 'syntax error'}"
+    raise ConfigError(where, problem)
+
+
+def _expand(value: Any, env: Mapping[str, str], loc: Loc, unset: list[tuple[str, str]]) -> Any:
+    """``${VAR}`` / ``${VAR:-default}`` in every string value, recursively; keys stay as is."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = env.get(name)
+            if default is not None:
+                return found or default  # shell semantics: unset or empty takes the default
+            if found is None:
+                hint = f"use ${{{name}:-default}} for a default"
+                path = ".".join(map(str, loc)) or "config"
+                unset.append((path, f"environment variable {name} is not set ({hint})"))
+                return ""
+            return found
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, Mapping):
+        return {k: _expand(v, env, (*loc, str(k)), unset) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_expand(v, env, (*loc, i), unset) for i, v in enumerate(value)]
+    return value
+
+
+def _validate(data: Mapping[str, Any], env: Mapping[str, str] | None) -> GatewayConfig:
+    if env is not None:
+        unset: list[tuple[str, str]] = []
+        data = _expand(data, env, (), unset)
+        if unset:
+            raise ConfigError(*unset[0], *unset[1:])
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        error = _config_error(exc)
+    # Raised here, not in the except block: str(ValidationError) shows input values (secrets).
+    raise error
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """One ConfigError from pydantic's errors, reading only ``loc``, ``type`` and ``msg``."""
+    found: list[tuple[str, str]] = []
+    for error in exc.errors():
+        loc: Loc = tuple(error["loc"])
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, _FieldErrors):
+            found += [(_display(loc + sub), msg) for sub, msg in cause.errors]
+            continue
+        msg = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            msg = "required field is missing"
+        elif error["type"] == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            allowed = ", ".join(model.model_fields) if model is not None else "see the docs"
+            msg = f"unknown field (allowed: {allowed})"
+        found.append((_display(loc), msg))
+    return ConfigError(*found[0], *found[1:])
+
+
+def _members(tp: Any) -> list[Any]:
+    """The members of a union (Annotated stripped), or ``[tp]``."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) in (Union, types.UnionType):
+        return [_members(m)[0] for m in get_args(tp) if m is not type(None)]
+    return [tp]
+
+
+def _walk(loc: Loc) -> tuple[list[str], Any]:
+    """The displayable path of ``loc`` (union tags dropped) and the type found there."""
+    tp: Any = GatewayConfig
+    shown: list[str] = []
+    for part in loc:
+        members = _members(tp)
+        tagged = [m for m in members if getattr(m, "__name__", None) == part]
+        if len(members) > 1 and tagged:
+            tp = tagged[0]  # a union member's tag, not a field: pydantic's, not the user's
+            continue
+        shown.append(str(part))
+        tp = members[0] if len(members) == 1 else None
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            tp = field.annotation if field is not None else None
+        elif get_origin(tp) in (tuple, dict):
+            tp = get_args(tp)[-1] if get_origin(tp) is dict else get_args(tp)[0]
+        else:
+            tp = None
+    return shown, tp
+
+
+def _display(loc: Loc) -> str:
+    return ".".join(_walk(loc)[0]) or "config"
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    found = _members(_walk(loc)[1])
+    models = [m for m in found if isinstance(m, type) and issubclass(m, BaseModel)]
+    return models[0] if models else None

@@ -1,0 +1,100 @@
+"""Direct keys: a caller naming its own Azure endpoint and bringing its own credential.
+
+Bifrost-compatible (``x-bf-azure-endpoint``). Off by default. The caller's credential goes only
+to the endpoint the caller named, and only when that endpoint's origin is allow-listed; a
+configured credential is never used for such a request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
+
+from ._callers import Callers
+from ._calls import Call
+from ._config import DirectKeysConfig
+from ._errors import GatewayError
+from ._identity import ApiKeyAuth, BearerTokenAuth, UpstreamAuth
+from ._resources import Resource, Target
+
+__all__ = ["DirectKeys", "endpoint_origin"]
+
+HEADER = b"x-bf-azure-endpoint"
+_HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint_origin(endpoint: str) -> str | None:
+    """``scheme://host[:port]`` of an endpoint URL, or None if it is not a plain http(s) origin."""
+    try:
+        parts = urlsplit(endpoint.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        return None
+    if parts.path not in ("", "/"):
+        return None
+    host = parts.hostname.lower()
+    if not _HOST.fullmatch(host):
+        return None  # no backslashes, percent-escapes or other characters clients disagree on
+    if port == _DEFAULT_PORTS[parts.scheme]:
+        port = None
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+class DirectKeys:
+    def __init__(self, config: DirectKeysConfig, callers: Callers) -> None:
+        self._enabled = config.enabled
+        self._patterns = tuple(p.lower() for p in config.allowed_endpoints)
+        self._callers = callers
+
+    def targets(self, call: Call, headers: Mapping[bytes, bytes]) -> list[Target] | None:
+        """The one target a direct-key request goes to, or None for an ordinary request."""
+        raw = headers.get(HEADER)
+        endpoint = raw.decode("latin-1") if raw is not None else call.endpoint
+        if endpoint is None:
+            return None
+        if not self._enabled:
+            raise GatewayError(
+                400,
+                "Direct keys are disabled on this gateway: remove the x-bf-azure-endpoint header "
+                "(or the body field 'endpoint'), or set direct_keys.enabled: true in its config.",
+                code="direct_keys_disabled",
+            )
+        origin = endpoint_origin(endpoint)
+        if origin is None or not any(fnmatchcase(origin, p) for p in self._patterns):
+            raise GatewayError(
+                400,
+                "The endpoint named by this request is not allowed: it must be an origin "
+                "(scheme://host[:port]) matching direct_keys.allowed_endpoints.",
+                code="endpoint_not_allowed",
+                param="endpoint",
+            )
+        deployment = call.model[6:] if call.model.startswith("azure/") else call.model
+        family = "anthropic" if "claude" in deployment.lower() else "openai"
+        resource = Resource("direct", origin, self._caller_credential(headers))
+        return [Target(resource, deployment, deployment, family)]
+
+    def _caller_credential(self, headers: Mapping[bytes, bytes]) -> UpstreamAuth:
+        key = headers.get(b"api-key")
+        # A gateway client key is for the gateway only; it is never handed to any endpoint.
+        if key and not self._callers.is_client_key(key.strip()):
+            return ApiKeyAuth(key.strip().decode("latin-1"))
+        auth = headers.get(b"authorization")
+        if auth and auth[:7].lower() == b"bearer ":
+            token = auth[7:].strip()
+            if token and not self._callers.is_client_key(token):
+                return BearerTokenAuth(token.decode("latin-1"))
+        raise GatewayError(
+            401,
+            "A direct-key request needs your own Azure credential in `api-key` or "
+            "`Authorization: Bearer`; send the gateway key in `x-gateway-key`.",
+            code="direct_key_missing",
+        )

@@ -1,0 +1,83 @@
+"""The one gateway error type and the one error body every failure is rendered as."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+__all__ = ["GatewayError", "error_body", "new_event_id"]
+
+_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    502: "api_error",
+    503: "api_error",
+    504: "timeout_error",
+}
+
+
+def new_event_id() -> str:
+    """A short random id that ties an error body to the gateway's log line."""
+    return secrets.token_hex(8)
+
+
+class GatewayError(Exception):
+    """An error the gateway answers with itself (``is_gateway_error: true``).
+
+    Raise it anywhere on the request path; the app renders it in the contract's shape::
+
+        raise GatewayError(404, "model 'gpt-5' is not served", code="model_not_found", param="model")
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        type: str | None = None,  # noqa: A002 - the wire field is called "type"
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.type = type or _TYPE_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        self.headers = headers or {}
+
+    def error_object(self) -> dict[str, Any]:
+        return {"message": self.message, "type": self.type, "code": self.code, "param": self.param}
+
+
+def error_body(
+    error: dict[str, Any],
+    status: int,
+    *,
+    is_gateway_error: bool,
+    extra_fields: dict[str, Any],
+    event_id: str | None = None,
+) -> bytes:
+    """Serialise the contract's error envelope (section 7).
+
+    ``error`` is either a gateway error object or the upstream's own ``error`` object, kept
+    whole (``innererror`` included) so that clients see what Azure said.
+    """
+    return json.dumps(
+        {
+            "error": error,
+            "status_code": status,
+            "is_gateway_error": is_gateway_error,
+            "event_id": event_id or new_event_id(),
+            "extra_fields": extra_fields,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()

@@ -1,0 +1,172 @@
+"""Relaying upstream answers to the caller as raw ASGI messages: JSON, SSE, errors.
+
+Bodies that pass through stay bytes: ``extra_fields`` is spliced into the upstream JSON object
+without parsing it, and SSE is forwarded event-aligned as the bytes arrive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._errors import GatewayError, error_body, new_event_id
+from ._transport import UpstreamError, UpstreamResponse
+
+__all__ = [
+    "Send",
+    "StreamState",
+    "pass_headers",
+    "pump_stream",
+    "send_error",
+    "send_json",
+    "send_upstream_error",
+    "splice_extra_fields",
+    "upstream_error_object",
+]
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+
+# Upstream response headers clients act on (contract section 6); everything else stays behind.
+_PASS_EXACT = frozenset(
+    {
+        "retry-after",
+        "retry-after-ms",
+        "apim-request-id",
+        "x-request-id",
+        "x-ms-region",
+        "x-ms-client-request-id",
+        "openai-processing-ms",
+    }
+)
+_JSON = (b"content-type", b"application/json")
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    # Tell nginx-style proxies in front of the host not to buffer the stream either.
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def pass_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in headers
+        if k in _PASS_EXACT or k.startswith("x-ratelimit-")
+    ]
+
+
+def splice_extra_fields(body: bytes, extra_fields: dict[str, Any]) -> bytes | None:
+    """Insert ``"extra_fields": {...}`` as the last member of a JSON object, bytes untouched.
+
+    Returns None when ``body`` is not a JSON object, so the caller can pass it through as is.
+    """
+    end = body.rstrip()
+    if not end.endswith(b"}") or body.lstrip()[:1] != b"{":
+        return None
+    head = end[:-1].rstrip()
+    sep = b"" if head.endswith(b"{") else b","
+    fields = json.dumps(extra_fields, separators=(",", ":"), ensure_ascii=False).encode()
+    return head + sep + b'"extra_fields":' + fields + b"}"
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    raw = [_JSON, (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: GatewayError, extra_fields: dict[str, Any]) -> None:
+    body = error_body(error.error_object(), error.status, is_gateway_error=True, extra_fields=extra_fields)
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+    await send_json(send, error.status, body, headers)
+
+
+def upstream_error_object(status: int, body: bytes) -> dict[str, Any]:
+    """The upstream's own ``error`` object (Azure or Anthropic shape), kept whole."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            return err
+        if isinstance(err, str):
+            return {"message": err, "type": "upstream_error", "code": str(status), "param": None}
+    text = body.decode("utf-8", "replace").strip()[:500] or f"upstream answered HTTP {status}"
+    return {"message": text, "type": "upstream_error", "code": str(status), "param": None}
+
+
+async def send_upstream_error(
+    send: Send, resp: UpstreamResponse, body: bytes, extra_fields: dict[str, Any]
+) -> None:
+    out = error_body(
+        upstream_error_object(resp.status, body),
+        resp.status,
+        is_gateway_error=False,
+        extra_fields=extra_fields,
+    )
+    await send_json(send, resp.status, out, pass_headers(resp.headers))
+
+
+class StreamState:
+    """What the stream relay has done so far; read by the app when something fails mid-way."""
+
+    __slots__ = ("started", "terminal_seen")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.terminal_seen = False
+
+
+def _event_end(buf: bytes) -> int:
+    """Index just past the last complete SSE event in ``buf`` (0 if none)."""
+    lf = buf.rfind(b"\n\n")
+    crlf = buf.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+async def pump_stream(
+    resp: UpstreamResponse,
+    send: Send,
+    state: StreamState,
+    terminal: bytes | None,
+) -> None:
+    """Relay an upstream SSE body event-aligned, as it arrives; never buffer a whole stream.
+
+    Bytes are forwarded up to the last complete event of every chunk received, so a break can
+    never leave a half event in front of the error event that follows it. Raises
+    :class:`UpstreamError` when the body breaks off or ends without ``terminal``.
+    """
+    headers = _SSE_HEADERS + pass_headers(resp.headers)
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    state.started = True
+    buf = b""
+    last = b""
+    async for chunk in resp.iter_chunks():
+        buf = buf + chunk if buf else chunk
+        end = _event_end(buf)
+        if end:
+            last = buf[:end]
+            buf = buf[end:]
+            await send({"type": "http.response.body", "body": last, "more_body": True})
+    if buf.strip():
+        # A final event without its blank line: complete it so parsers do not drop it.
+        last = buf.rstrip(b"\r\n") + b"\n\n"
+        await send({"type": "http.response.body", "body": last, "more_body": True})
+    if terminal is not None and terminal not in last[-64:]:
+        raise UpstreamError("the upstream stream ended before it was complete", started=True)
+    state.terminal_seen = True
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def stream_error_event(error: dict[str, Any], status: int, extra_fields: dict[str, Any]) -> bytes:
+    """The SSE event that ends a broken stream: an error, never a ``[DONE]``."""
+    body = error_body(error, status, is_gateway_error=True, extra_fields=extra_fields, event_id=new_event_id())
+    return b"data: " + body + b"\n\n"

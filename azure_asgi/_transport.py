@@ -1,0 +1,199 @@
+"""The one small interface the gateway sends upstream requests through, and its two backends.
+
+``aiohttp`` is the default: on a 2-core machine a bare forwarder served ~4,700 req/s over one
+shared ``aiohttp.ClientSession`` against ~590 req/s over httpx's own pool, whose per-request cost
+grows with every pooled connection. An injected ``httpx.AsyncClient`` works through the same
+interface, for tests (``MockTransport``, respx) and in-process upstreams (``ASGITransport``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+import aiohttp
+import httpx
+
+__all__ = [
+    "AiohttpTransport",
+    "HttpxTransport",
+    "Transport",
+    "UpstreamError",
+    "UpstreamResponse",
+    "make_transport",
+]
+
+logger = logging.getLogger("azure_asgi")
+
+Headers = Sequence[tuple[str, str]]
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached, or its response broke off.
+
+    Never carries request headers (they hold credentials): only what went wrong.
+    """
+
+    def __init__(self, message: str, *, started: bool = False) -> None:
+        super().__init__(message)
+        #: True when the response had begun before it broke (the request reached Azure).
+        self.started = started
+
+
+class UpstreamResponse(Protocol):
+    status: int
+    #: Response headers with lower-cased names, in the order received.
+    headers: list[tuple[str, str]]
+
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive; raises :class:`UpstreamError` if the body breaks off."""
+        ...
+
+    async def read(self) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Transport(Protocol):
+    async def send(
+        self, method: str, url: str, headers: Headers, body: bytes | None
+    ) -> UpstreamResponse:
+        """Send one request; raise :class:`UpstreamError` when no response arrives."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# -- aiohttp ---------------------------------------------------------------------------------
+
+
+class _AiohttpResponse:
+    __slots__ = ("_resp", "headers", "status")
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp = resp
+        self.status = resp.status
+        self.headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.raw_headers]
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        try:
+            # iter_any yields whatever the socket delivered, as soon as it arrives: no re-chunking.
+            async for chunk in self._resp.content.iter_any():
+                yield chunk
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+
+    async def read(self) -> bytes:
+        try:
+            return await self._resp.read()
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+
+    async def aclose(self) -> None:
+        # release() returns a fully read connection to the pool; close() drops a half-read one.
+        if self._resp.content.at_eof():
+            self._resp.release()
+        else:
+            self._resp.close()
+
+
+class AiohttpTransport:
+    """Upstream calls over one shared :class:`aiohttp.ClientSession` (owned or injected)."""
+
+    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+        self._session = session
+        self._owned = session is None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # Sized deliberately: no global cap (the host's concurrency is the cap), keep-alive
+            # long enough to reuse connections between bursts; DNS cached by aiohttp.
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+                auto_decompress=True,
+                # The gateway sets the headers it means to send; no defaults added behind its back.
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(
+        self, method: str, url: str, headers: Headers, body: bytes | None
+    ) -> UpstreamResponse:
+        session = self._get_session()
+        try:
+            resp = await session.request(method, url, headers=list(headers), data=body)
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None
+        return _AiohttpResponse(resp)
+
+    async def aclose(self) -> None:
+        if self._owned and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+# -- httpx -----------------------------------------------------------------------------------
+
+
+class _HttpxResponse:
+    __slots__ = ("_resp", "headers", "status")
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self._resp = resp
+        self.status = resp.status_code
+        self.headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.headers.raw]
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._resp.aiter_bytes():
+                yield chunk
+        except Exception as exc:
+            # ASGITransport re-raises whatever the in-process app raised, so any exception here
+            # means the body broke off.
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+
+    async def read(self) -> bytes:
+        try:
+            return await self._resp.aread()
+        except Exception as exc:
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+
+    async def aclose(self) -> None:
+        await self._resp.aclose()
+
+
+class HttpxTransport:
+    """Upstream calls over an injected :class:`httpx.AsyncClient` (never closed by the gateway)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def send(
+        self, method: str, url: str, headers: Headers, body: bytes | None
+    ) -> UpstreamResponse:
+        request = self._client.build_request(method, url, headers=list(headers), content=body)
+        try:
+            resp = await self._client.send(request, stream=True)
+        except Exception as exc:
+            raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None
+        return _HttpxResponse(resp)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_transport(http_client: Any) -> Transport:
+    """``None`` → an owned aiohttp session; an aiohttp session or httpx client → wrapped."""
+    if http_client is None:
+        return AiohttpTransport()
+    if isinstance(http_client, aiohttp.ClientSession):
+        return AiohttpTransport(http_client)
+    if isinstance(http_client, httpx.AsyncClient):
+        return HttpxTransport(http_client)
+    raise TypeError(
+        "http_client must be None, an aiohttp.ClientSession or an httpx.AsyncClient, "
+        f"not {type(http_client).__name__}"
+    )

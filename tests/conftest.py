@@ -1,0 +1,146 @@
+"""Shared fixtures: the emulator upstream, gateways over both upstream clients, SDK clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import httpx2
+import openai
+import pytest
+import uvicorn
+
+from azure_asgi import AzureGateway
+from azure_asgi.testing import AzureEmulator
+
+EMULATOR_KEY = "emulator-key"
+CLIENT_KEY = "client-key-123"
+API_VERSION = "2024-10-21"
+
+
+def make_config(endpoint: str = "http://emulator", **overrides: Any) -> dict[str, Any]:
+    """A two-alias, one-resource config pointing at ``endpoint``."""
+    config: dict[str, Any] = {
+        "api_version": API_VERSION,
+        "retries": {"max_attempts": 3, "initial_backoff_ms": 1, "max_backoff_ms": 5},
+        "resources": [
+            {
+                "name": "eastus",
+                "endpoint": endpoint,
+                "auth": {"api_key": EMULATOR_KEY},
+                "deployments": {"gpt-4o": "my-gpt4o", "gpt-4o-mini": "my-mini"},
+            }
+        ],
+        "clients": {"api_keys": [CLIENT_KEY]},
+    }
+    config.update(overrides)
+    return config
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port inside the running event loop."""
+    sock = _bound_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
+    """Serve ``app`` from a background thread, for sync clients (``OpenAI``, ``AzureOpenAI``)."""
+    sock = _bound_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            threading.Event().wait(0.005)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def emulator() -> AzureEmulator:
+    return AzureEmulator(api_keys=(EMULATOR_KEY,))
+
+
+@pytest.fixture(params=["httpx", "aiohttp"])
+async def upstream_endpoint(
+    request: pytest.FixtureRequest, emulator: AzureEmulator
+) -> AsyncIterator[tuple[str, Any]]:
+    """(endpoint, http_client) for the gateway: in-process httpx, or aiohttp over loopback."""
+    if request.param == "httpx":
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
+        async with client:
+            yield "http://emulator", client
+    else:
+        async with serve(emulator) as url:
+            yield url, None
+
+
+@pytest.fixture
+async def gateway(upstream_endpoint: tuple[str, Any]) -> AsyncIterator[AzureGateway]:
+    """The gateway in front of the emulator, once per upstream client implementation."""
+    endpoint, client = upstream_endpoint
+    gw = AzureGateway(make_config(endpoint), http_client=client)
+    async with gw:
+        yield gw
+
+
+def caller(app: Any, **headers: str) -> httpx.AsyncClient:
+    """A raw HTTP client for ``app`` sending the client key unless told otherwise."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://gateway",
+        headers={"api-key": CLIENT_KEY, **headers},
+    )
+
+
+def sdk_transport(app: Any) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
+
+
+def async_openai(app: Any, base_url: str = "http://gateway/v1") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=base_url, api_key=CLIENT_KEY, http_client=sdk_transport(app))
+
+
+def async_azure_openai(app: Any, endpoint: str = "http://gateway") -> openai.AsyncAzureOpenAI:
+    return openai.AsyncAzureOpenAI(
+        azure_endpoint=endpoint,
+        api_key=CLIENT_KEY,
+        api_version=API_VERSION,
+        http_client=sdk_transport(app),
+    )
+
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there world"}]}

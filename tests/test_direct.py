@@ -1,0 +1,141 @@
+"""Direct keys: the caller's own endpoint and credential, allow-listed, off by default."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from azure_asgi import AzureGateway
+from azure_asgi._direct import endpoint_origin
+
+from .conftest import CHAT, CLIENT_KEY, EMULATOR_KEY, make_config
+
+OWN_KEY = "callers-own-azure-key"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        reply = {"id": "x", "object": "chat.completion", "choices": []}
+        return httpx.Response(200, json=reply)
+
+
+def gateway(recorder: Recorder, enabled: bool = True) -> AzureGateway:
+    config = make_config(direct_keys={"enabled": enabled})
+    return AzureGateway(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(recorder)))
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+async def test_direct_key_goes_to_the_named_endpoint_with_the_callers_key() -> None:
+    recorder = Recorder()
+    async with gateway(recorder) as gw, client(gw) as c:
+        resp = await c.post(
+            "/v1/chat/completions",
+            json={**CHAT, "model": "azure/their-deployment"},
+            headers={
+                "x-bf-azure-endpoint": "https://theirs.openai.azure.com",
+                "api-key": OWN_KEY,
+                "x-gateway-key": CLIENT_KEY,
+            },
+        )
+    assert resp.status_code == 200, resp.text
+    (sent,) = recorder.requests
+    assert str(sent.url) == (
+        "https://theirs.openai.azure.com/openai/deployments/their-deployment/chat/completions"
+        "?api-version=2024-10-21"
+    )
+    assert sent.headers["api-key"] == OWN_KEY
+    assert EMULATOR_KEY not in str(sent.headers) and CLIENT_KEY not in str(sent.headers)
+    assert resp.json()["extra_fields"]["resource"] == "direct"
+
+
+async def test_direct_endpoint_from_body_with_bearer() -> None:
+    recorder = Recorder()
+    async with gateway(recorder) as gw, client(gw) as c:
+        resp = await c.post(
+            "/v1/chat/completions",
+            json={**CHAT, "model": "dep", "endpoint": "https://x.cognitiveservices.azure.com/"},
+            headers={"authorization": "Bearer their-entra-token", "x-gateway-key": CLIENT_KEY},
+        )
+    assert resp.status_code == 200, resp.text
+    (sent,) = recorder.requests
+    assert sent.url.host == "x.cognitiveservices.azure.com"
+    assert sent.headers["authorization"] == "Bearer their-entra-token"
+    assert "endpoint" not in json.loads(sent.content)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://evil.example.com",
+        "http://theirs.openai.azure.com",  # wrong scheme
+        "https://user@theirs.openai.azure.com",
+        "https://theirs.openai.azure.com/path",
+        "https://evil.com\\.openai.azure.com",
+        "https://theirs.openai.azure.com:8443",
+        "not a url",
+    ],
+)
+async def test_endpoint_not_allowed_sends_nothing(endpoint: str) -> None:
+    recorder = Recorder()
+    async with gateway(recorder) as gw, client(gw) as c:
+        resp = await c.post(
+            "/v1/chat/completions",
+            json=CHAT,
+            headers={"x-bf-azure-endpoint": endpoint, "api-key": OWN_KEY, "x-gateway-key": CLIENT_KEY},
+        )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "endpoint_not_allowed"
+    assert recorder.requests == []
+
+
+async def test_direct_keys_disabled_by_default() -> None:
+    recorder = Recorder()
+    async with gateway(recorder, enabled=False) as gw, client(gw) as c:
+        resp = await c.post(
+            "/v1/chat/completions",
+            json=CHAT,
+            headers={"x-bf-azure-endpoint": "https://theirs.openai.azure.com", "api-key": CLIENT_KEY},
+        )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "direct_keys_disabled"
+    assert recorder.requests == []
+
+
+async def test_direct_request_still_needs_a_client_key_and_never_forwards_it() -> None:
+    recorder = Recorder()
+    headers = {"x-bf-azure-endpoint": "https://theirs.openai.azure.com"}
+    async with gateway(recorder) as gw, client(gw) as c:
+        unauthenticated = await c.post("/v1/chat/completions", json=CHAT, headers={**headers, "api-key": OWN_KEY})
+        # The only credential is the gateway key: it must not be handed to the endpoint.
+        only_gateway_key = await c.post("/v1/chat/completions", json=CHAT, headers={**headers, "api-key": CLIENT_KEY})
+    assert unauthenticated.status_code == 401
+    assert only_gateway_key.status_code == 401
+    assert only_gateway_key.json()["error"]["code"] == "direct_key_missing"
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "origin"),
+    [
+        ("https://A.openai.azure.com", "https://a.openai.azure.com"),
+        ("https://a.openai.azure.com:443/", "https://a.openai.azure.com"),
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+        ("https://a.openai.azure.com/x", None),
+        ("https://a.openai.azure.com?q=1", None),
+        ("ftp://a.openai.azure.com", None),
+        ("https://a%2eb.com", None),
+    ],
+)
+def test_endpoint_origin(endpoint: str, origin: str | None) -> None:
+    assert endpoint_origin(endpoint) == origin

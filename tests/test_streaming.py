@@ -1,0 +1,215 @@
+"""SSE relay: chunk by chunk as it arrives, Azure's annotation chunks kept, breaks made visible.
+
+Incremental delivery is proven with ``asgiref.testing.ApplicationCommunicator`` (httpx's
+ASGITransport would buffer the whole response) against upstreams that hold their stream open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from asgiref.testing import ApplicationCommunicator
+
+from azure_asgi import AzureGateway
+from azure_asgi.testing import AzureEmulator, Fault
+
+from .conftest import CHAT, CLIENT_KEY, caller, make_config, serve
+
+STREAM = {**CHAT, "stream": True}
+
+
+def http_scope(path: str = "/v1/chat/completions", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"api-key", CLIENT_KEY.encode()), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway", 80),
+        **extra,
+    }
+
+
+def data_events(raw: bytes) -> list[str]:
+    return [
+        line[6:]
+        for line in raw.decode().splitlines()
+        if line.startswith("data: ")
+    ]
+
+
+async def test_stream_relays_azure_chunks_in_order(
+    gateway: AzureGateway, emulator: AzureEmulator
+) -> None:
+    async with caller(gateway) as client:
+        resp = await client.post("/v1/chat/completions", json=STREAM)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    events = data_events(resp.content)
+    assert events[-1] == "[DONE]"
+    first = json.loads(events[0])
+    assert first["choices"] == [] and "prompt_filter_results" in first  # Azure's annotation chunk
+    text = "".join(
+        c["choices"][0]["delta"].get("content") or ""
+        for c in map(json.loads, events[1:-1])
+        if c["choices"]
+    )
+    assert text == "hello there world"
+    assert emulator.last_request.json["stream"] is True
+
+
+async def test_cut_stream_ends_with_an_error_event_not_done(emulator: AzureEmulator) -> None:
+    emulator.inject(Fault.cut_stream(after_chunks=2))
+    async with serve(emulator) as url, AzureGateway(make_config(url)) as gw, caller(gw) as client:
+        resp = await client.post("/v1/chat/completions", json=STREAM)
+    assert resp.status_code == 200
+    events = data_events(resp.content)
+    assert "[DONE]" not in events
+    last = json.loads(events[-1])
+    assert last["error"]["code"] == "stream_interrupted"
+    assert last["is_gateway_error"] is True
+    assert all(json.loads(e).get("choices") is not None for e in events[:-1])  # no half event
+
+
+async def test_stream_cut_before_any_byte_arrived_is_retried(emulator: AzureEmulator) -> None:
+    # httpx's ASGITransport buffers: the cut surfaces before the gateway has relayed anything,
+    # so the attempt counts as failed and the next one serves the stream whole.
+    emulator.inject(Fault.cut_stream(after_chunks=2))
+    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
+    async with AzureGateway(make_config(), http_client=upstream) as gw, caller(gw) as client:
+        resp = await client.post("/v1/chat/completions", json=STREAM)
+    assert data_events(resp.content)[-1] == "[DONE]"
+    assert len(emulator.requests) == 2
+
+
+async def test_upstream_error_before_stream_is_json(
+    gateway: AzureGateway, emulator: AzureEmulator
+) -> None:
+    emulator.inject(Fault.content_filter())
+    async with caller(gateway) as client:
+        resp = await client.post("/v1/chat/completions", json=STREAM)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "content_filter"
+
+
+async def _read_until(comm: ApplicationCommunicator, needle: bytes) -> bytes:
+    seen = b""
+    while needle not in seen:
+        message = await comm.receive_output(timeout=5)
+        assert message["type"] == "http.response.body"
+        seen += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    return seen
+
+
+async def test_first_chunk_arrives_before_upstream_finishes_over_aiohttp(
+    emulator: AzureEmulator,
+) -> None:
+    hold = Fault.hold_stream(after_chunks=2)
+    emulator.inject(hold)
+    async with serve(emulator) as url, AzureGateway(make_config(url)) as gw:
+        comm = ApplicationCommunicator(gw, http_scope())
+        await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+        start = await comm.receive_output(timeout=5)
+        assert start["type"] == "http.response.start" and start["status"] == 200
+        early = await _read_until(comm, b"assistant")
+        # The client holds the first chunks while the upstream is still mid-stream.
+        assert emulator.open_streams == 1
+        assert b"[DONE]" not in early
+        hold.release.set()
+        rest = await _read_until(comm, b"[DONE]")
+        assert b"data: [DONE]" in rest
+        await comm.wait(timeout=5)
+    assert emulator.streams_completed == 1
+
+
+async def test_first_chunk_arrives_before_upstream_finishes_over_httpx_mock() -> None:
+    gate = asyncio.Event()
+    finished = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'data: {"choices": [], "prompt_filter_results": []}\n\n'
+        await gate.wait()
+        yield b'data: {"choices": [{"delta": {"content": "late"}}]}\n\ndata: [DONE]\n\n'
+        finished.set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with AzureGateway(make_config(), http_client=upstream) as gw:
+        comm = ApplicationCommunicator(gw, http_scope())
+        await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+        assert (await comm.receive_output(timeout=5))["status"] == 200
+        first = await comm.receive_output(timeout=5)
+        assert first["body"] == b'data: {"choices": [], "prompt_filter_results": []}\n\n'
+        assert first["more_body"] is True
+        assert not finished.is_set()
+        gate.set()
+        rest = await _read_until(comm, b"[DONE]")
+        assert b"late" in rest
+        await comm.wait(timeout=5)
+
+
+async def test_events_split_across_chunks_are_relayed_whole() -> None:
+    pieces = [b'data: {"a":', b' 1}\n', b"\ndata: {", b'"b": 2}\n\ndata: [DO', b"NE]\n\n"]
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with AzureGateway(make_config(), http_client=upstream) as gw:
+        comm = ApplicationCommunicator(gw, http_scope())
+        await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+        await comm.receive_output(timeout=5)
+        bodies = []
+        while True:
+            message = await comm.receive_output(timeout=5)
+            bodies.append(message["body"])
+            if not message["more_body"]:
+                break
+    assert bodies == [b'data: {"a": 1}\n\n', b'data: {"b": 2}\n\n', b"data: [DONE]\n\n", b""]
+
+
+async def test_client_disconnect_closes_the_upstream_stream(emulator: AzureEmulator) -> None:
+    hold = Fault.hold_stream(after_chunks=2)
+    emulator.inject(hold)
+    async with serve(emulator) as url, AzureGateway(make_config(url)) as gw:
+        comm = ApplicationCommunicator(gw, http_scope())
+        await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+        await comm.receive_output(timeout=5)
+        await _read_until(comm, b"assistant")
+        await comm.send_input({"type": "http.disconnect"})
+        await comm.wait(timeout=5)  # the gateway returns promptly
+        for _ in range(200):
+            if emulator.streams_cancelled:
+                break
+            await asyncio.sleep(0.01)
+    assert emulator.streams_cancelled == 1
+    assert emulator.streams_completed == 0
+
+
+async def test_deadline_during_stream_ends_with_timeout_event(emulator: AzureEmulator) -> None:
+    emulator.inject(Fault.hold_stream(after_chunks=3))
+    async with serve(emulator) as url, AzureGateway(make_config(url, timeout_s=0.3)) as gw:
+        async with caller(gw) as client:
+            resp = await client.post("/v1/chat/completions", json=STREAM)
+    assert resp.status_code == 200  # the stream had started: the break is an event, not a status
+    events = data_events(resp.content)
+    assert "[DONE]" not in events
+    assert json.loads(events[-1])["error"]["code"] == "timeout"
