@@ -1,4 +1,3 @@
-
 from ._cli import console
 
 console()

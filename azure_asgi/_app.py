@@ -18,7 +18,6 @@ from ._dispatch import BufferedResponse, Dispatcher
 from ._errors import GatewayError
 from ._identity import UpstreamAuth, build_auth
 from ._relay import (
-    Send,
     StreamState,
     pass_headers,
     pump_stream,
@@ -31,6 +30,7 @@ from ._relay import (
 from ._resources import Catalog, Target
 from ._routing import RouteTable, route_segments
 from ._transport import UpstreamError, UpstreamResponse, make_transport
+from ._types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -39,8 +39,6 @@ __all__ = ["AzureGateway"]
 
 logger = logging.getLogger("azure_asgi")
 
-Scope = dict[str, Any]
-Receive = Any
 
 # Request headers the upstream may see: an allow-list, so a caller's credentials and cookies can
 # never travel upstream whatever they are called.
@@ -175,7 +173,9 @@ class AzureGateway:
                 code="unsupported_operation",
                 param="model",
             )
-        forward = [(k.decode("latin-1"), headers[k].decode("latin-1")) for k in _FORWARD if k in headers]
+        forward = [
+            (k.decode("latin-1"), headers[k].decode("latin-1")) for k in _FORWARD if k in headers
+        ]
         state = StreamState()
         resp: UpstreamResponse | None = None
         deadline = time.monotonic() + self._timeout
@@ -199,7 +199,12 @@ class AzureGateway:
                     body = await resp.read()
                     extra["latency_ms"] = _ms(started)
                     out = splice_extra_fields(body, extra) if _is_json(resp) else None
-                    await send_json(send, resp.status, out if out is not None else body, pass_headers(resp.headers))
+                    await send_json(
+                        send,
+                        resp.status,
+                        out if out is not None else body,
+                        pass_headers(resp.headers),
+                    )
         except TimeoutError:
             error = GatewayError(
                 504,
@@ -257,7 +262,9 @@ class AzureGateway:
             return  # the caller disconnected while we were sending
         raise exc
 
-    async def _send_unreachable(self, send: Send, resp: BufferedResponse, extra: dict[str, Any]) -> None:
+    async def _send_unreachable(
+        self, send: Send, resp: BufferedResponse, extra: dict[str, Any]
+    ) -> None:
         from ._relay import upstream_error_object
 
         err = upstream_error_object(resp.status, resp.body)
@@ -276,10 +283,16 @@ async def _until_disconnect(receive: Receive) -> None:
             return
 
 
-async def _end_stream(send: Send, error: dict[str, Any], status: int, extra: dict[str, Any]) -> None:
+async def _end_stream(
+    send: Send, error: dict[str, Any], status: int, extra: dict[str, Any]
+) -> None:
     with contextlib.suppress(OSError):
         await send(
-            {"type": "http.response.body", "body": stream_error_event(error, status, extra), "more_body": True}
+            {
+                "type": "http.response.body",
+                "body": stream_error_event(error, status, extra),
+                "more_body": True,
+            }
         )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from ._config import ClientsConfig
 from ._errors import GatewayError
+from ._types import Scope
 
 __all__ = ["CALLER_CREDENTIAL_HEADERS", "AuthorizeHook", "Callers", "Principal"]
 
 logger = logging.getLogger("azure_asgi")
 
-Scope = dict[str, Any]
 
 #: Headers that carry the caller's own credentials. None of them is ever sent upstream (the
 #: upstream request is built from an allow-list), and they are named here for the direct-key path.
@@ -39,7 +39,7 @@ class Principal:
     claims: Mapping[str, Any] = field(default_factory=dict)
 
 
-AuthorizeHook = Callable[[Scope], "Principal | None | Awaitable[Principal | None]"]
+AuthorizeHook = Callable[[Scope], "Principal | Awaitable[Principal | None] | None"]
 
 _NO_ACCESS = (
     "No caller is allowed: this gateway has no client keys and no authorize hook. "
@@ -112,8 +112,12 @@ class Callers:
             logger.exception("azure-asgi: the authorize hook raised")
             raise GatewayError(500, "The authorize hook failed.", code="authorize_failed") from None
         if result is None:
-            raise GatewayError(401, "The authorize hook did not accept this caller.", code="unauthorized")
+            raise GatewayError(
+                401, "The authorize hook did not accept this caller.", code="unauthorized"
+            )
         if not isinstance(result, Principal):
-            logger.error("azure-asgi: authorize returned %r, expected Principal or None", type(result))
+            logger.error(
+                "azure-asgi: authorize returned %r, expected Principal or None", type(result)
+            )
             raise GatewayError(500, "The authorize hook failed.", code="authorize_failed")
         return result

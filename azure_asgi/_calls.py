@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from ._errors import GatewayError
 from ._routing import RouteMatch
+from ._types import Receive
 
 __all__ = ["Call", "ClientGone", "parse_call", "read_body"]
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 # Fields the gateway consumes itself and never forwards (contract section 5).
 _CONSUMED = ("fallbacks", "endpoint")
@@ -99,12 +99,12 @@ def parse_call(match: RouteMatch, raw: bytes, query_string: bytes, api_version: 
     if not isinstance(data, dict):
         raise _bad("Request body must be a JSON object.", code="invalid_json")
 
-    if match.deployment is not None:
-        model = match.deployment
-    else:
-        model = data.get("model")
-        if not isinstance(model, str) or not model:
+    model = match.deployment
+    if model is None:
+        requested = data.get("model")
+        if not isinstance(requested, str) or not requested:
             raise _bad("'model' is required: a string naming a model alias or deployment.", "model")
+        model = requested
     stream = data.get("stream", False)
     if stream is None:
         stream = False

@@ -16,6 +16,7 @@ __all__ = ["console", "create_app", "main", "routing_table"]
 
 _CONFIG_ENV = "AZURE_ASGI_CONFIG"
 DEMO_KEY = "demo-key"
+_DEMO_BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello from azure-asgi"}]}'
 EMULATOR_KEY = "emulator-key"
 
 
@@ -47,8 +48,13 @@ def routing_table(config: GatewayConfig) -> str:
                 )
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    callers = "anonymous" if config.clients.anonymous else f"{len(config.clients.api_keys)} client key(s)"
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    callers = (
+        "anonymous" if config.clients.anonymous else f"{len(config.clients.api_keys)} client key(s)"
+    )
     lines.append("")
     lines.append(
         f"api-version {config.api_version} · timeout {config.timeout_s:g}s · "
@@ -117,8 +123,11 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
     from .testing import AzureEmulator
 
     keys = None if args.no_auth else tuple(args.api_key or [EMULATOR_KEY])
-    print(f"Azure OpenAI emulator on http://{args.host}:{args.port} (api-key: {', '.join(keys or ['any'])})")
-    uvicorn.run(AzureEmulator(api_keys=keys), host=args.host, port=args.port, log_level=args.log_level)
+    accepted = ", ".join(keys or ["any"])
+    print(f"Azure OpenAI emulator on http://{args.host}:{args.port} (api-key: {accepted})")
+    uvicorn.run(
+        AzureEmulator(api_keys=keys), host=args.host, port=args.port, log_level=args.log_level
+    )
     return 0
 
 
@@ -153,16 +162,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "(no Azure account needed).\n\nTry:\n\n"
         f"  curl {base}/v1/chat/completions -H 'api-key: {DEMO_KEY}' "
         "-H 'content-type: application/json' "
-        '-d \'{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello from azure-asgi"}]}\'\n\n'
-        "  # streaming: add \"stream\": true to the body and -N to curl\n"
+        f"-d '{_DEMO_BODY}'\n\n"
+        '  # streaming: add "stream": true to the body and -N to curl\n'
         f"  # Python: OpenAI(base_url='{base}/v1', api_key='{DEMO_KEY}')\n",
         flush=True,
     )
 
     async def run() -> None:
         servers = [
-            uvicorn.Server(uvicorn.Config(AzureEmulator(api_keys=(EMULATOR_KEY,)), host=args.host, port=eport, log_level="warning")),
-            uvicorn.Server(uvicorn.Config(gateway, host=args.host, port=args.port, log_level=args.log_level)),
+            uvicorn.Server(
+                uvicorn.Config(
+                    AzureEmulator(api_keys=(EMULATOR_KEY,)),
+                    host=args.host,
+                    port=eport,
+                    log_level="warning",
+                )
+            ),
+            uvicorn.Server(
+                uvicorn.Config(gateway, host=args.host, port=args.port, log_level=args.log_level)
+            ),
         ]
         await asyncio.gather(*(s.serve() for s in servers))
 
@@ -188,7 +206,9 @@ def _parser() -> argparse.ArgumentParser:
     emu = sub.add_parser("emulator", help="run the built-in Azure OpenAI emulator")
     emu.add_argument("--host", default="127.0.0.1")
     emu.add_argument("--port", type=int, default=9000)
-    emu.add_argument("--api-key", action="append", help=f"accepted api-key (default {EMULATOR_KEY})")
+    emu.add_argument(
+        "--api-key", action="append", help=f"accepted api-key (default {EMULATOR_KEY})"
+    )
     emu.add_argument("--no-auth", action="store_true", help="accept any request")
     emu.add_argument("--log-level", default="info")
     emu.set_defaults(func=_cmd_emulator)

@@ -36,7 +36,12 @@ class BufferedResponse:
     __slots__ = ("body", "from_gateway", "headers", "status")
 
     def __init__(
-        self, status: int, headers: list[tuple[str, str]], body: bytes, *, from_gateway: bool = False
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        from_gateway: bool = False,
     ) -> None:
         self.status = status
         self.headers = headers
@@ -90,7 +95,7 @@ class Dispatcher:
         resolve: Callable[[str], list[Target]],
         extra_headers: Sequence[tuple[str, str]] = (),
     ) -> Outcome:
-        """Try ``targets``, then each fallback alias; the primary's error is returned if all fail."""
+        """Try ``targets``, then each fallback alias; if all fail, the primary's error wins."""
         outcome = await self._send_alias(call, targets, deadline, extra_headers)
         fallbacks = call.fallbacks or targets[0].fallbacks
         if outcome.response.status < 400 or outcome.response.status not in RETRYABLE:
@@ -142,22 +147,29 @@ class Dispatcher:
                 if time.monotonic() + backoff >= deadline:
                     break
                 await asyncio.sleep(backoff)
-        assert last is not None and failed is not None
+        assert last is not None
+        assert failed is not None
         return Outcome(last, failed, attempt)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return max(0.0, retry_after)
-        base = min(self._max, self._initial * (2 ** (attempt - 1)))
+        base = min(self._max, self._initial * (2.0 ** (attempt - 1)))
         return base * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
     @staticmethod
     def _pick(targets: Sequence[Target], avoid: Target | None) -> Target:
         if len(targets) == 1:
             return targets[0]
-        pool = [t for t in targets if t.resource.healthy and (avoid is None or t.resource is not avoid.resource)]
+        pool = [
+            t
+            for t in targets
+            if t.resource.healthy and (avoid is None or t.resource is not avoid.resource)
+        ]
         if not pool:
-            pool = [t for t in targets if avoid is None or t.resource is not avoid.resource] or list(targets)
+            pool = [
+                t for t in targets if avoid is None or t.resource is not avoid.resource
+            ] or list(targets)
         if len(pool) == 1:
             return pool[0]
         return random.choices(pool, weights=[t.resource.weight for t in pool])[0]  # noqa: S311

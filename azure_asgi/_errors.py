@@ -32,7 +32,7 @@ class GatewayError(Exception):
 
     Raise it anywhere on the request path; the app renders it in the contract's shape::
 
-        raise GatewayError(404, "model 'gpt-5' is not served", code="model_not_found", param="model")
+        raise GatewayError(404, "'gpt-5' is not served", code="model_not_found", param="model")
     """
 
     def __init__(
@@ -42,7 +42,7 @@ class GatewayError(Exception):
         *,
         code: str | None = None,
         param: str | None = None,
-        type: str | None = None,  # noqa: A002 - the wire field is called "type"
+        type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -50,7 +50,9 @@ class GatewayError(Exception):
         self.message = message
         self.code = code
         self.param = param
-        self.type = type or _TYPE_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        self.type = type or _TYPE_BY_STATUS.get(
+            status, "api_error" if status >= 500 else "invalid_request_error"
+        )
         self.headers = headers or {}
 
     def error_object(self) -> dict[str, Any]:

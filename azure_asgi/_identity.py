@@ -122,7 +122,10 @@ def _credential_for(auth: AuthConfig) -> AsyncTokenCredential:
 
     method = auth.method
     if method == "service_principal":
-        assert auth.tenant_id and auth.client_id and auth.client_secret
+        # The config model guarantees all three are set for this method.
+        assert auth.tenant_id is not None
+        assert auth.client_id is not None
+        assert auth.client_secret is not None
         return identity.ClientSecretCredential(
             auth.tenant_id, auth.client_id, auth.client_secret.get_secret_value()
         )

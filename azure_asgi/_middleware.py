@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 from ._app import AzureGateway
 from ._callers import AuthorizeHook
 from ._config import GatewayConfig
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["AzureGatewayMiddleware"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class AzureGatewayMiddleware:

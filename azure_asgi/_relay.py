@@ -7,14 +7,13 @@ without parsing it, and SSE is forwarded event-aligned as the bytes arrive.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ._errors import GatewayError, error_body, new_event_id
 from ._transport import UpstreamError, UpstreamResponse
+from ._types import Send
 
 __all__ = [
-    "Send",
     "StreamState",
     "pass_headers",
     "pump_stream",
@@ -25,8 +24,6 @@ __all__ = [
     "upstream_error_object",
 ]
 
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 
 # Upstream response headers clients act on (contract section 6); everything else stays behind.
 _PASS_EXACT = frozenset(
@@ -82,7 +79,9 @@ async def send_json(
 
 
 async def send_error(send: Send, error: GatewayError, extra_fields: dict[str, Any]) -> None:
-    body = error_body(error.error_object(), error.status, is_gateway_error=True, extra_fields=extra_fields)
+    body = error_body(
+        error.error_object(), error.status, is_gateway_error=True, extra_fields=extra_fields
+    )
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
     await send_json(send, error.status, body, headers)
 
@@ -168,5 +167,7 @@ async def pump_stream(
 
 def stream_error_event(error: dict[str, Any], status: int, extra_fields: dict[str, Any]) -> bytes:
     """The SSE event that ends a broken stream: an error, never a ``[DONE]``."""
-    body = error_body(error, status, is_gateway_error=True, extra_fields=extra_fields, event_id=new_event_id())
+    body = error_body(
+        error, status, is_gateway_error=True, extra_fields=extra_fields, event_id=new_event_id()
+    )
     return b"data: " + body + b"\n\n"

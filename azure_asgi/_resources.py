@@ -23,8 +23,22 @@ __all__ = ["Catalog", "Resource", "Target"]
 _OTHER_PROVIDERS = tuple(
     f"{p}/"
     for p in (
-        "openai", "anthropic", "bedrock", "vertex", "gemini", "mistral", "groq", "cohere",
-        "ollama", "openrouter", "perplexity", "xai", "cerebras", "huggingface", "sgl", "vllm",
+        "openai",
+        "anthropic",
+        "bedrock",
+        "vertex",
+        "gemini",
+        "mistral",
+        "groq",
+        "cohere",
+        "ollama",
+        "openrouter",
+        "perplexity",
+        "xai",
+        "cerebras",
+        "huggingface",
+        "sgl",
+        "vllm",
     )
 )
 

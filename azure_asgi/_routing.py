@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import unquote
 
 from ._errors import GatewayError
 from ._operations import OPERATIONS, Operation
+from ._types import Scope
 
 __all__ = ["RouteMatch", "RouteTable", "route_segments"]
 
 RouteFamily = Literal["unified", "azure", "azure_v1"]
 
 
-def route_segments(scope: dict[str, Any]) -> list[str]:
+def route_segments(scope: Scope) -> list[str]:
     """The request path below the mount point, as normalised, percent-decoded segments.
 
     Segments come from ``raw_path`` when the server provides it, so an encoded ``/`` inside a

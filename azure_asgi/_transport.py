@@ -74,7 +74,9 @@ class _AiohttpResponse:
     def __init__(self, resp: aiohttp.ClientResponse) -> None:
         self._resp = resp
         self.status = resp.status
-        self.headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.raw_headers]
+        self.headers = [
+            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.raw_headers
+        ]
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         try:
@@ -82,13 +84,17 @@ class _AiohttpResponse:
             async for chunk in self._resp.content.iter_any():
                 yield chunk
         except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+            raise UpstreamError(
+                f"upstream response broke off: {type(exc).__name__}", started=True
+            ) from None
 
     async def read(self) -> bytes:
         try:
             return await self._resp.read()
         except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+            raise UpstreamError(
+                f"upstream response broke off: {type(exc).__name__}", started=True
+            ) from None
 
     async def aclose(self) -> None:
         # release() returns a fully read connection to the pool; close() drops a half-read one.
@@ -144,7 +150,9 @@ class _HttpxResponse:
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
         self.status = resp.status_code
-        self.headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.headers.raw]
+        self.headers = [
+            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.headers.raw
+        ]
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         try:
@@ -153,13 +161,17 @@ class _HttpxResponse:
         except Exception as exc:
             # ASGITransport re-raises whatever the in-process app raised, so any exception here
             # means the body broke off.
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+            raise UpstreamError(
+                f"upstream response broke off: {type(exc).__name__}", started=True
+            ) from None
 
     async def read(self) -> bytes:
         try:
             return await self._resp.aread()
         except Exception as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", started=True) from None
+            raise UpstreamError(
+                f"upstream response broke off: {type(exc).__name__}", started=True
+            ) from None
 
     async def aclose(self) -> None:
         await self._resp.aclose()

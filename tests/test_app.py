@@ -147,13 +147,21 @@ async def test_azure_v1_route(gateway: AzureGateway, emulator: AzureEmulator) ->
         (b"{not json", None, "invalid_json"),
         (b"", None, "invalid_json"),
         (b"[1, 2]", None, "invalid_json"),
-        (b'{"model": 5, "messages": [{"role": "user", "content": "x"}]}', "model", "invalid_request"),
+        (
+            b'{"model": 5, "messages": [{"role": "user", "content": "x"}]}',
+            "model",
+            "invalid_request",
+        ),
         (b'{"messages": [{"role": "user", "content": "x"}]}', "model", "invalid_request"),
         (b'{"model": "gpt-4o"}', "messages", "invalid_request"),
         (b'{"model": "gpt-4o", "messages": "hi"}', "messages", "invalid_request"),
         (b'{"model": "gpt-4o", "messages": []}', "messages", "invalid_request"),
         (b'{"model": "gpt-4o", "messages": [{}], "stream": "yes"}', "stream", "invalid_request"),
-        (b'{"model": "gpt-4o", "messages": [{}], "fallbacks": "gpt-4o-mini"}', "fallbacks", "invalid_request"),
+        (
+            b'{"model": "gpt-4o", "messages": [{}], "fallbacks": "gpt-4o-mini"}',
+            "fallbacks",
+            "invalid_request",
+        ),
     ],
 )
 async def test_bad_input_is_400_in_the_contract_shape_and_sends_nothing(
@@ -277,7 +285,9 @@ async def test_fallbacks_field_is_consumed_and_used(
 ) -> None:
     emulator.inject(Fault.status(500), times=3, path_contains="my-gpt4o")
     async with caller(gateway) as client:
-        resp = await client.post("/v1/chat/completions", json={**CHAT, "fallbacks": ["gpt-4o-mini"]})
+        resp = await client.post(
+            "/v1/chat/completions", json={**CHAT, "fallbacks": ["gpt-4o-mini"]}
+        )
     assert resp.status_code == 200
     assert resp.json()["extra_fields"]["model_deployment"] == "my-mini"
     deployments = [r.deployment for r in emulator.requests]
@@ -291,7 +301,9 @@ async def test_all_fallbacks_failing_returns_the_primary_error(
     emulator.inject(Fault.status(503, code="primary"), times=3, path_contains="my-gpt4o")
     emulator.inject(Fault.status(500, code="fallback"), times=3, path_contains="my-mini")
     async with caller(gateway) as client:
-        resp = await client.post("/v1/chat/completions", json={**CHAT, "fallbacks": ["gpt-4o-mini"]})
+        resp = await client.post(
+            "/v1/chat/completions", json={**CHAT, "fallbacks": ["gpt-4o-mini"]}
+        )
     assert resp.status_code == 503
     assert error_of(resp)["error"]["code"] == "primary"
     assert len(emulator.requests) == 6
@@ -308,11 +320,13 @@ async def test_unreachable_upstream_is_502_gateway_error() -> None:
     assert EMULATOR_KEY not in resp.text
 
 
-async def test_deadline_gives_504(upstream_endpoint: tuple[str, Any], emulator: AzureEmulator) -> None:
+async def test_deadline_gives_504(
+    upstream_endpoint: tuple[str, Any], emulator: AzureEmulator
+) -> None:
     endpoint, client = upstream_endpoint
     emulator.inject(Fault.slow(1.0))
-    async with AzureGateway(make_config(endpoint, timeout_s=0.2), http_client=client) as gw:
-        async with caller(gw) as c:
-            resp = await c.post("/v1/chat/completions", json=CHAT)
+    gateway = AzureGateway(make_config(endpoint, timeout_s=0.2), http_client=client)
+    async with gateway, caller(gateway) as c:
+        resp = await c.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 504
     assert error_of(resp)["error"]["code"] == "timeout"

@@ -47,7 +47,9 @@ async def test_client_key_in_any_of_its_three_places(
     "headers",
     [{}, {"api-key": "wrong"}, {"authorization": "Basic Y2xpZW50"}, {"api-key": CLIENT_KEY[:-1]}],
 )
-async def test_missing_or_wrong_key_is_401(emulator: AzureEmulator, headers: dict[str, str]) -> None:
+async def test_missing_or_wrong_key_is_401(
+    emulator: AzureEmulator, headers: dict[str, str]
+) -> None:
     async with gateway_for(emulator) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
     assert resp.status_code == 401
@@ -82,16 +84,23 @@ async def test_unauthenticated_requests_get_401_whatever_the_path(
 
 
 @pytest.mark.parametrize(
-    "path", ["//v1//chat/completions", "/v1/./chat/../chat/completions", "/x/../v1/chat/completions"]
+    "path",
+    ["//v1//chat/completions", "/v1/./chat/../chat/completions", "/x/../v1/chat/completions"],
 )
-async def test_normalised_paths_route_once_authenticated(emulator: AzureEmulator, path: str) -> None:
+async def test_normalised_paths_route_once_authenticated(
+    emulator: AzureEmulator, path: str
+) -> None:
     async with gateway_for(emulator) as gw, anon(gw) as client:
-        resp = await client.post(f"http://gateway{path}", json=CHAT, headers={"api-key": CLIENT_KEY})
+        resp = await client.post(
+            f"http://gateway{path}", json=CHAT, headers={"api-key": CLIENT_KEY}
+        )
     assert resp.status_code == 200
     assert emulator.last_request.deployment == "my-gpt4o"
 
 
-async def test_safe_default_without_keys_or_hook_is_401_with_how_to(emulator: AzureEmulator) -> None:
+async def test_safe_default_without_keys_or_hook_is_401_with_how_to(
+    emulator: AzureEmulator,
+) -> None:
     config = make_config(clients={})
     async with gateway_for(emulator, config=config) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT, headers={"api-key": "anything"})
@@ -123,7 +132,9 @@ async def test_authorize_hook_sync_and_async(emulator: AzureEmulator) -> None:
         async with gateway_for(emulator, authorize=hook) as gw, anon(gw) as client:
             ok = await client.post("/v1/chat/completions", json=CHAT, headers={"x-user": "alice"})
             # A client key means nothing when the host decides who may call.
-            no = await client.post("/v1/chat/completions", json=CHAT, headers={"api-key": CLIENT_KEY})
+            no = await client.post(
+                "/v1/chat/completions", json=CHAT, headers={"api-key": CLIENT_KEY}
+            )
         assert ok.status_code == 200
         assert no.status_code == 401
         assert no.json()["error"]["code"] == "unauthorized"

@@ -28,7 +28,9 @@ class Recorder:
 
 def gateway(recorder: Recorder, enabled: bool = True) -> AzureGateway:
     config = make_config(direct_keys={"enabled": enabled})
-    return AzureGateway(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(recorder)))
+    return AzureGateway(
+        config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    )
 
 
 def client(app: Any) -> httpx.AsyncClient:
@@ -91,7 +93,11 @@ async def test_endpoint_not_allowed_sends_nothing(endpoint: str) -> None:
         resp = await c.post(
             "/v1/chat/completions",
             json=CHAT,
-            headers={"x-bf-azure-endpoint": endpoint, "api-key": OWN_KEY, "x-gateway-key": CLIENT_KEY},
+            headers={
+                "x-bf-azure-endpoint": endpoint,
+                "api-key": OWN_KEY,
+                "x-gateway-key": CLIENT_KEY,
+            },
         )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "endpoint_not_allowed"
@@ -104,7 +110,10 @@ async def test_direct_keys_disabled_by_default() -> None:
         resp = await c.post(
             "/v1/chat/completions",
             json=CHAT,
-            headers={"x-bf-azure-endpoint": "https://theirs.openai.azure.com", "api-key": CLIENT_KEY},
+            headers={
+                "x-bf-azure-endpoint": "https://theirs.openai.azure.com",
+                "api-key": CLIENT_KEY,
+            },
         )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "direct_keys_disabled"
@@ -115,9 +124,13 @@ async def test_direct_request_still_needs_a_client_key_and_never_forwards_it() -
     recorder = Recorder()
     headers = {"x-bf-azure-endpoint": "https://theirs.openai.azure.com"}
     async with gateway(recorder) as gw, client(gw) as c:
-        unauthenticated = await c.post("/v1/chat/completions", json=CHAT, headers={**headers, "api-key": OWN_KEY})
+        unauthenticated = await c.post(
+            "/v1/chat/completions", json=CHAT, headers={**headers, "api-key": OWN_KEY}
+        )
         # The only credential is the gateway key: it must not be handed to the endpoint.
-        only_gateway_key = await c.post("/v1/chat/completions", json=CHAT, headers={**headers, "api-key": CLIENT_KEY})
+        only_gateway_key = await c.post(
+            "/v1/chat/completions", json=CHAT, headers={**headers, "api-key": CLIENT_KEY}
+        )
     assert unauthenticated.status_code == 401
     assert only_gateway_key.status_code == 401
     assert only_gateway_key.json()["error"]["code"] == "direct_key_missing"

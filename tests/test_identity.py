@@ -83,9 +83,9 @@ def test_build_auth_precedence() -> None:
     built = build_auth(sp)
     assert isinstance(built, TokenCredentialAuth)
     assert "ClientSecretCredential" in repr(built)
-    assert "TokenCredentialAuth(DefaultAzureCredential)" == repr(
+    assert repr(
         build_auth(ResourceConfig(name="r", endpoint="https://r"))
-    )
+    ) == "TokenCredentialAuth(DefaultAzureCredential)"
 
 
 async def test_injected_credential_used_for_upstream_bearer() -> None:
@@ -94,10 +94,10 @@ async def test_injected_credential_used_for_upstream_bearer() -> None:
     config = make_config()
     del config["resources"][0]["auth"]
     upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    async with AzureGateway(config, http_client=upstream, credentials={"eastus": cred}) as gw:  # type: ignore[dict-item]
-        async with caller(gw) as client:
-            first = await client.post("/v1/chat/completions", json=CHAT)
-            second = await client.post("/v1/chat/completions", json=CHAT)
+    gateway = AzureGateway(config, http_client=upstream, credentials={"eastus": cred})  # type: ignore[dict-item]
+    async with gateway, caller(gateway) as client:
+        first = await client.post("/v1/chat/completions", json=CHAT)
+        second = await client.post("/v1/chat/completions", json=CHAT)
     assert first.status_code == second.status_code == 200
     assert [r.headers["authorization"] for r in emulator.requests] == ["Bearer token-1"] * 2
     assert "api-key" not in emulator.requests[0].headers

@@ -50,7 +50,9 @@ def wrap(emulator: AzureEmulator, host: Host, prefix: str = "/llm") -> AzureGate
 
 def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://host", headers={"api-key": CLIENT_KEY}
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://host",
+        headers={"api-key": CLIENT_KEY},
     )
 
 
@@ -64,18 +66,33 @@ async def test_prefix_goes_to_gateway_everything_else_to_host(emulator: AzureEmu
         )
         others = [await c.get(p) for p in ("/", "/llmx/v1/chat/completions", "/api/llm", "/LLM/v1")]
         bare = await c.post("/llm")
-    assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"] == "hello there world"
+    assert (
+        chat.status_code == 200
+        and chat.json()["choices"][0]["message"]["content"] == "hello there world"
+    )
     assert azure.status_code == 200
     assert [r.text for r in others] == ["host"] * 4
     assert bare.status_code == 404 and bare.json()["error"]["code"] == "route_not_found"
-    assert [s["path"] for s in host.scopes] == ["/", "/llmx/v1/chat/completions", "/api/llm", "/LLM/v1"]
+    assert [s["path"] for s in host.scopes] == [
+        "/",
+        "/llmx/v1/chat/completions",
+        "/api/llm",
+        "/LLM/v1",
+    ]
     assert len(emulator.requests) == 2
 
 
 async def test_host_scope_is_passed_untouched(emulator: AzureEmulator) -> None:
     host = Host()
     app = wrap(emulator, host)
-    scope = {"type": "http", "method": "GET", "path": "/other", "root_path": "", "headers": [], "query_string": b""}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/other",
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+    }
     comm = ApplicationCommunicator(app, scope)
     await comm.send_input({"type": "http.request", "body": b""})
     assert (await comm.receive_output(1))["status"] == 200

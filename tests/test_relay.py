@@ -52,7 +52,9 @@ def test_pass_headers_keeps_only_what_clients_act_on() -> None:
 
 
 def test_upstream_error_object_shapes() -> None:
-    azure = {"error": {"code": "content_filter", "innererror": {"code": "ResponsibleAIPolicyViolation"}}}
+    azure = {
+        "error": {"code": "content_filter", "innererror": {"code": "ResponsibleAIPolicyViolation"}}
+    }
     assert upstream_error_object(400, json.dumps(azure).encode()) == azure["error"]
     anthropic = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
     assert upstream_error_object(529, json.dumps(anthropic).encode()) == anthropic["error"]

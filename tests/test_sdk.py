@@ -35,12 +35,17 @@ TOOLS = [
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "azure/gpt-4o"])
-async def test_async_openai_chat(gateway: AzureGateway, emulator: AzureEmulator, model: str) -> None:
+async def test_async_openai_chat(
+    gateway: AzureGateway, emulator: AzureEmulator, model: str
+) -> None:
     client = async_openai(gateway)
     result = await client.chat.completions.create(model=model, messages=MESSAGES, seed=7)
     assert result.choices[0].message.content == "ping from the sdk"
     assert result.choices[0].finish_reason == "stop"
-    assert result.model_extra is not None and result.model_extra["extra_fields"]["model_deployment"] == "my-gpt4o"
+    assert (
+        result.model_extra is not None
+        and result.model_extra["extra_fields"]["model_deployment"] == "my-gpt4o"
+    )
     seen = emulator.last_request
     assert seen.path == "/openai/deployments/my-gpt4o/chat/completions"
     assert seen.query == {"api-version": API_VERSION}
@@ -67,7 +72,9 @@ async def test_async_openai_stream(gateway: AzureGateway, emulator: AzureEmulato
     assert emulator.last_request.json["stream_options"] == {"include_usage": True}
 
 
-async def test_async_openai_tools_pass_through(gateway: AzureGateway, emulator: AzureEmulator) -> None:
+async def test_async_openai_tools_pass_through(
+    gateway: AzureGateway, emulator: AzureEmulator
+) -> None:
     client = async_openai(gateway)
     result = await client.chat.completions.create(
         model="gpt-4o",
@@ -84,7 +91,11 @@ async def test_async_openai_tools_pass_through(gateway: AzureGateway, emulator: 
 async def test_async_openai_streamed_tool_call(gateway: AzureGateway) -> None:
     client = async_openai(gateway)
     stream = await client.chat.completions.create(
-        model="gpt-4o", messages=MESSAGES, tools=TOOLS, tool_choice="required", stream=True  # type: ignore[arg-type]
+        model="gpt-4o",
+        messages=MESSAGES,
+        tools=TOOLS,
+        tool_choice="required",
+        stream=True,  # type: ignore[arg-type]
     )
     name, arguments = "", ""
     async for chunk in stream:
@@ -119,7 +130,9 @@ async def test_sdk_sees_upstream_errors_as_its_own_exceptions(
     upstream_endpoint: tuple[str, object], emulator: AzureEmulator
 ) -> None:
     endpoint, http_client = upstream_endpoint
-    async with AzureGateway(make_config(endpoint, retries={"max_attempts": 1}), http_client=http_client) as gw:
+    async with AzureGateway(
+        make_config(endpoint, retries={"max_attempts": 1}), http_client=http_client
+    ) as gw:
         client = async_openai(gw)
         client = client.with_options(max_retries=0)
         emulator.inject(Fault.status(429, retry_after_ms=100))
@@ -140,11 +153,17 @@ async def test_sdk_stream_cut_raises(emulator: AzureEmulator) -> None:
     emulator.inject(Fault.cut_stream(after_chunks=3))
     async with serve(emulator) as url, AzureGateway(make_config(url)) as gw:
         client = async_openai(gw)
-        stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
-        received = []
-        with pytest.raises(openai.APIError, match="broke off"):
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True
+        )
+        received: list[object] = []
+
+        async def consume() -> None:
             async for chunk in stream:
                 received.append(chunk)
+
+        with pytest.raises(openai.APIError, match="broke off"):
+            await consume()
     assert received  # the chunks before the break were delivered
 
 

@@ -41,11 +41,7 @@ def http_scope(path: str = "/v1/chat/completions", **extra: Any) -> dict[str, An
 
 
 def data_events(raw: bytes) -> list[str]:
-    return [
-        line[6:]
-        for line in raw.decode().splitlines()
-        if line.startswith("data: ")
-    ]
+    return [line[6:] for line in raw.decode().splitlines() if line.startswith("data: ")]
 
 
 async def test_stream_relays_azure_chunks_in_order(
@@ -163,7 +159,7 @@ async def test_first_chunk_arrives_before_upstream_finishes_over_httpx_mock() ->
 
 
 async def test_events_split_across_chunks_are_relayed_whole() -> None:
-    pieces = [b'data: {"a":', b' 1}\n', b"\ndata: {", b'"b": 2}\n\ndata: [DO', b"NE]\n\n"]
+    pieces = [b'data: {"a":', b" 1}\n", b"\ndata: {", b'"b": 2}\n\ndata: [DO', b"NE]\n\n"]
 
     async def body() -> AsyncIterator[bytes]:
         for piece in pieces:
@@ -206,9 +202,12 @@ async def test_client_disconnect_closes_the_upstream_stream(emulator: AzureEmula
 
 async def test_deadline_during_stream_ends_with_timeout_event(emulator: AzureEmulator) -> None:
     emulator.inject(Fault.hold_stream(after_chunks=3))
-    async with serve(emulator) as url, AzureGateway(make_config(url, timeout_s=0.3)) as gw:
-        async with caller(gw) as client:
-            resp = await client.post("/v1/chat/completions", json=STREAM)
+    async with (
+        serve(emulator) as url,
+        AzureGateway(make_config(url, timeout_s=0.3)) as gw,
+        caller(gw) as client,
+    ):
+        resp = await client.post("/v1/chat/completions", json=STREAM)
     assert resp.status_code == 200  # the stream had started: the break is an event, not a status
     events = data_events(resp.content)
     assert "[DONE]" not in events
