@@ -16,7 +16,9 @@ __all__ = ["console", "create_app", "main", "routing_table"]
 
 _CONFIG_ENV = "AZURE_ASGI_CONFIG"
 DEMO_KEY = "demo-key"
-_DEMO_BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello from azure-asgi"}]}'
+_DEMO_BODY = (
+    '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello from azure-asgi"}]}'
+)
 EMULATOR_KEY = "emulator-key"
 
 

@@ -131,7 +131,9 @@ class AzureEmulator:
     def inject(self, fault: Fault, times: int = 1, path_contains: str | None = None) -> None:
         """Apply ``fault`` to the next ``times`` requests whose path contains ``path_contains``.
 
-        ::
+        Faults wait in injection order; a request takes at most one of each kind (an error
+        status, a ``slow`` delay, a stream fault), so ``inject(Fault.slow(0.1))`` then
+        ``inject(Fault.status(500))`` slow down and fail the same request::
 
             emulator.inject(Fault.status(500), times=2, path_contains="/deployments/gpt-4o/")
         """
@@ -207,7 +209,7 @@ class AzureEmulator:
         """``POST /anthropic/v1/messages``: errors in Anthropic's shape."""
         send, record, payload, ids = request.send, request.record, request.payload, request.ids
         headers = record.headers
-        if not self._authorized(headers, bearer_keys=False):
+        if not self._authorized(headers, bearer_keys=True):
             message = "invalid x-api-key"
             return await respond(send, 401, anthropic_error("authentication_error", message), ids)
         if "anthropic-version" not in headers:
@@ -228,7 +230,11 @@ class AzureEmulator:
         await respond(send, 200, messages_json(reply), ids)
 
     def _authorized(self, headers: Mapping[str, str], *, bearer_keys: bool) -> bool:
-        """Whether a key or token is accepted; the v1 API also takes a key as a bearer token."""
+        """Whether a key or token is accepted.
+
+        The v1 and Anthropic routes also take a key as a bearer token (the openai and
+        anthropic SDKs send ``api_key`` that way); deployment routes want ``api-key``.
+        """
         if not self._check_auth:
             return True
         if headers.get("api-key") in self._keys or headers.get("x-api-key") in self._keys:

@@ -181,6 +181,15 @@ def _phrase(status: int) -> str:
         return f"Error {status}"
 
 
+_GROUPS = {
+    "status": "error",
+    "slow": "delay",
+    "slow_stream": "stream",
+    "cut_stream": "stream",
+    "hold_stream": "stream",
+}
+
+
 @dataclass(slots=True)
 class Effects:
     """The combined effect of the faults one request took."""
@@ -200,7 +209,7 @@ class _Armed:
 
 
 class FaultQueue:
-    """Injected faults waiting for matching requests; each request takes every match once."""
+    """Injected faults waiting for matching requests, in injection order."""
 
     def __init__(self) -> None:
         self._armed: list[_Armed] = []
@@ -217,19 +226,27 @@ class FaultQueue:
         self._armed.clear()
 
     def take(self, path: str) -> Effects:
-        """Consume one use of every armed fault matching ``path``; combine their effects."""
+        """Consume the first armed fault of each kind matching ``path``; combine their effects.
+
+        One request takes at most one error, one delay and one stream fault, so faults of a
+        kind injected one after the other hit successive requests, while a delay and an
+        error injected together hit the same one.
+        """
         effects = Effects()
+        taken: set[str] = set()
         for armed in list(self._armed):
-            if armed.path_contains is not None and armed.path_contains not in path:
+            fault = armed.fault
+            group = _GROUPS[fault.kind]
+            if group in taken or (armed.path_contains or "") not in path:
                 continue
+            taken.add(group)
             armed.remaining -= 1
             if armed.remaining == 0:
                 self._armed.remove(armed)
-            fault = armed.fault
             if fault.kind == "status":
-                effects.error = effects.error or fault
+                effects.error = fault
             elif fault.kind == "slow":
-                effects.delay_s += fault.delay_s
+                effects.delay_s = fault.delay_s
             elif fault.kind == "slow_stream":
                 effects.chunk_delay_s = fault.delay_s
             elif fault.kind == "cut_stream":
