@@ -102,8 +102,8 @@ async def send_stream(
         return False
     finally:
         watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await watcher
+        # wait() neither raises the watcher's cancellation nor swallows one aimed at us.
+        await asyncio.wait([watcher])
 
 
 async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:

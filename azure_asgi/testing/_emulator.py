@@ -91,9 +91,20 @@ class AzureEmulator:
         emulator.inject(Fault.status(429, retry_after_ms=100))
         assert emulator.last_request.deployment == "gpt-4o"
 
-    ``api_keys=None`` and no ``tokens`` turn key checking off. With ``deployments`` given, only
+    Callers present one of ``api_keys`` as ``api-key`` or ``x-api-key`` (the v1 and Anthropic
+    routes also take it as ``Authorization: Bearer``), or one of ``tokens`` as a bearer token;
+    ``api_keys=None`` with no ``tokens`` turns checking off. With ``deployments`` given, only
     those deployment names are served (others get 404 ``DeploymentNotFound``) and each reply
-    names the mapped model.
+    names the mapped model. ``chunk_delay_s`` paces every stream.
+
+    What tests observe:
+
+    - ``requests``: every :class:`RecordedRequest`, in arrival order, rejected ones included;
+      ``last_request`` is the newest.
+    - ``open_streams``: SSE responses being produced right now.
+    - ``streams_completed`` / ``streams_cancelled``: streams that ended normally / because the
+      client went away (``http.disconnect``, a failed ``send``, or a cancelled task). A
+      ``Fault.cut_stream`` counts as neither.
     """
 
     def __init__(
@@ -164,7 +175,7 @@ class AzureEmulator:
         ids = [(b"x-request-id", b"emu-%d" % seq), (b"apim-request-id", b"emu-%d" % seq)]
         if effects is not None and effects.error is not None:
             api_version = record.query.get("api-version") or _DEFAULT_API_VERSION
-            status, extra, error = effects.error.render(
+            status, extra, error = effects.error._render(
                 anthropic=route == ROUTE_MESSAGES, api_version=api_version
             )
             return await respond(send, status, error, ids + extra)

@@ -125,24 +125,32 @@ class Fault:
 
     @classmethod
     def cut_stream(cls, after_chunks: int) -> Fault:
-        """Send ``after_chunks`` SSE events, then break the connection (no ``[DONE]``)::
+        """Send ``after_chunks`` SSE events, then break the connection (no ``[DONE]``).
 
-        emulator.inject(Fault.cut_stream(after_chunks=3))
+        The app raises :class:`ConnectionResetError`: uvicorn then closes the connection
+        without the chunked terminator (aiohttp raises ``ClientPayloadError``), and an
+        in-process ``ASGITransport`` raises it to its caller::
+
+            emulator.inject(Fault.cut_stream(after_chunks=3))
         """
         return cls("cut_stream", after_chunks=after_chunks)
 
     @classmethod
     def hold_stream(cls, after_chunks: int) -> Fault:
-        """Send ``after_chunks`` SSE events, then wait until ``fault.release`` is set::
+        """Send ``after_chunks`` SSE events, then wait until ``fault.release`` is set.
 
-        fault = Fault.hold_stream(after_chunks=1)
-        emulator.inject(fault)
-        ...
-        fault.release.set()
+        A client that disconnects meanwhile ends the wait too. ``release`` is an
+        :class:`asyncio.Event`: set it from the loop serving the emulator (from another
+        thread, ``loop.call_soon_threadsafe(fault.release.set)``)::
+
+            fault = Fault.hold_stream(after_chunks=1)
+            emulator.inject(fault)
+            ...  # the first chunk has arrived; the stream is still open
+            fault.release.set()
         """
         return cls("hold_stream", after_chunks=after_chunks)
 
-    def render(
+    def _render(
         self, *, anthropic: bool, api_version: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """The ``(status, headers, body)`` of a status fault, for the route's error shape."""

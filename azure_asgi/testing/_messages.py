@@ -32,7 +32,7 @@ ERROR_TYPES = {
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def anthropic_error(error_type: str, message: str) -> bytes:

@@ -60,7 +60,7 @@ _CHUNK_FILTER_JSON = json.dumps(
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def azure_error(code: str, message: str, **extra: Any) -> bytes:
