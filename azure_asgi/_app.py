@@ -153,6 +153,16 @@ class AzureGateway:
             await send_error(send, exc, extra)
         except ClientGone:
             return
+        except Exception:
+            # A bug of ours must not become a traceback page or a bare 500 from the server:
+            # log it with the request's shape (never its headers) and answer in the one shape.
+            logger.exception(
+                "azure-asgi: unexpected error on %s %s", scope["method"], scope["path"]
+            )
+            error = GatewayError(500, "The gateway failed unexpectedly.", code="internal_error")
+            # If the response had already started, the server closes the connection instead.
+            with contextlib.suppress(Exception):
+                await send_error(send, error, extra)
 
     async def _serve(
         self,

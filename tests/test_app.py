@@ -330,3 +330,28 @@ async def test_deadline_gives_504(
         resp = await c.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 504
     assert error_of(resp)["error"]["code"] == "timeout"
+
+
+async def test_unexpected_failure_is_a_500_in_the_contract_shape(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import httpx
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=b"{}")
+
+    gw = AzureGateway(
+        make_config(), http_client=httpx.AsyncClient(transport=httpx.MockTransport(broken))
+    )
+
+    async def explode(*args: object) -> None:
+        raise RuntimeError("bug with secret sk-should-not-leak")
+
+    gw._serve = explode  # type: ignore[method-assign]
+    async with gw, caller(gw) as client:
+        resp = await client.post("/v1/chat/completions", json=CHAT)
+    assert resp.status_code == 500
+    body = error_of(resp)
+    assert body["error"]["code"] == "internal_error"
+    assert "sk-should-not-leak" not in resp.text
+    assert "unexpected error on POST /v1/chat/completions" in caplog.text
