@@ -93,6 +93,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         config = _load(args.config)
     except ConfigError as exc:
         return _fail(f"invalid config {args.config}: {exc}")
+    server = args.server or _default_server()
+    if server == "granian":
+        return _serve_granian(args)
     import uvicorn
 
     if args.workers > 1:
@@ -116,6 +119,44 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         log_level=args.log_level,
     )
+    return 0
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _default_server() -> str:
+    """``serve`` without ``--server``: the faster of the two in docs/performance.md."""
+    return "uvicorn"
+
+
+def _serve_granian(args: argparse.Namespace) -> int:
+    if not _installed("granian"):
+        return _fail(
+            "--server granian needs granian, an optional dependency: "
+            "pip install 'azure-asgi[granian]'"
+        )
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    # Granian starts its workers from an import string: each builds its gateway from the file.
+    os.environ[_CONFIG_ENV] = os.path.abspath(args.config)
+    level = args.log_level.lower()
+    Server(
+        "azure_asgi._cli:create_app",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        loop=Loops.uvloop if _installed("uvloop") else Loops.asyncio,
+        log_access=args.access_log,
+        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
+    ).serve()
     return 0
 
 
@@ -202,6 +243,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--access-log", action="store_true", help="log every request (off: faster)")
+    serve.add_argument(
+        "--server",
+        choices=("uvicorn", "granian"),
+        default=None,
+        help=f"ASGI server (default: {_default_server()}; granian needs "
+        "pip install 'azure-asgi[granian]')",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_cmd_serve)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ._app import AzureGateway
 from ._callers import AuthorizeHook
 from ._config import GatewayConfig
-from ._types import ASGIApp, Message, Receive, Scope, Send
+from ._types import Message, Receive, Scope, Send
 
 __all__ = ["AzureGatewayMiddleware"]
-
 
 
 class AzureGatewayMiddleware:
@@ -32,7 +31,7 @@ class AzureGatewayMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: Callable[[Any, Any, Any], Awaitable[None]],
         *,
         gateway: AzureGateway | None = None,
         config: GatewayConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
@@ -57,7 +56,9 @@ class AzureGatewayMiddleware:
         self.prefix = prefix
         self._prefix_slash = prefix + "/"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    # Typed loosely on purpose: every framework declares its own ASGI types (Quart's are
+    # TypedDicts), and `app.asgi_app = AzureGatewayMiddleware(app.asgi_app, ...)` must type-check.
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
             root_path: str = scope.get("root_path", "")
@@ -83,7 +84,7 @@ class AzureGatewayMiddleware:
             return await receive()
 
         async def app_send(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await self.gateway.aclose()
             await send(message)
 

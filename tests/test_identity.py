@@ -83,9 +83,10 @@ def test_build_auth_precedence() -> None:
     built = build_auth(sp)
     assert isinstance(built, TokenCredentialAuth)
     assert "ClientSecretCredential" in repr(built)
-    assert repr(
-        build_auth(ResourceConfig(name="r", endpoint="https://r"))
-    ) == "TokenCredentialAuth(DefaultAzureCredential)"
+    assert (
+        repr(build_auth(ResourceConfig(name="r", endpoint="https://r")))
+        == "TokenCredentialAuth(DefaultAzureCredential)"
+    )
 
 
 async def test_injected_credential_used_for_upstream_bearer() -> None:

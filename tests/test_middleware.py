@@ -176,3 +176,29 @@ async def test_built_from_config_with_authorize(emulator: AzureEmulator) -> None
         resp = await c.post("/llm/v1/chat/completions", json={**CHAT, "model": "nope"})
     assert resp.status_code == 404  # authorized by the hook, then routed: model_not_found
     assert resp.json()["error"]["code"] == "model_not_found"
+
+
+async def test_gateway_closed_even_when_host_shutdown_fails(emulator: AzureEmulator) -> None:
+    class FailingShutdown(Host):
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            assert scope["type"] == "lifespan"
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.failed", "message": "db pool stuck"})
+
+    app = wrap(emulator, FailingShutdown())
+    closed: list[bool] = []
+    original = app.gateway.aclose
+
+    async def spy() -> None:
+        closed.append(True)
+        await original()
+
+    app.gateway.aclose = spy  # type: ignore[method-assign]
+    comm = ApplicationCommunicator(app, {"type": "lifespan", "asgi": {"version": "3.0"}})
+    await comm.send_input({"type": "lifespan.startup"})
+    await comm.receive_output(1)
+    await comm.send_input({"type": "lifespan.shutdown"})
+    assert (await comm.receive_output(1))["type"] == "lifespan.shutdown.failed"
+    assert closed == [True]

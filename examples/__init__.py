@@ -1,0 +1,1 @@
+"""Runnable examples: the gateway inside FastAPI, Starlette, Django, Quart and plain ASGI."""
