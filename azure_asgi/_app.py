@@ -4,30 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._callers import AuthorizeHook, Callers
-from ._calls import Call, ClientGone, parse_call, read_body
+from ._calls import Call, read_call
 from ._config import GatewayConfig
 from ._direct import DirectKeys
 from ._dispatch import BufferedResponse, Dispatcher
-from ._errors import GatewayError
+from ._errors import ClientGone, GatewayError
 from ._identity import UpstreamAuth, build_auth
+from ._models import alias_entry, list_models
 from ._relay import (
     StreamState,
     pass_headers,
+    pump_bytes,
     pump_stream,
     send_error,
     send_json,
     send_upstream_error,
     splice_extra_fields,
     stream_error_event,
+    tag_events,
+    tagged_json,
 )
-from ._resources import Catalog, Target
+from ._resources import ApiVersions, Catalog, Target
 from ._routing import RouteTable, route_segments
 from ._transport import UpstreamError, UpstreamResponse, make_transport
 from ._types import Receive, Scope, Send
@@ -84,11 +89,12 @@ class AzureGateway:
         self._callers = Callers(self.config.clients, authorize)
         self._routes = RouteTable()
         self._transport = make_transport(http_client)
-        self._dispatcher = Dispatcher(self._transport, self.config.retries)
+        versions = ApiVersions(self.config.api_version, self.config.api_versions)
+        self._dispatcher = Dispatcher(self._transport, self.config.retries, versions)
         self._direct = DirectKeys(self.config.direct_keys, self._callers)
         self._max_body = self.config.limits.max_body_bytes
+        self._max_upload = self.config.limits.max_upload_bytes
         self._timeout = self.config.timeout_s
-        self._api_version = self.config.api_version
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -137,18 +143,38 @@ class AzureGateway:
         started = time.perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
         extra: dict[str, Any] = {"provider": "azure"}
+        call: Call | None = None
         try:
             # Authenticate before routing: an unauthenticated caller learns nothing, not even
             # which paths exist.
             await self._callers.authenticate(scope, headers)
             match = self._routes.match(scope["method"], route_segments(scope))
-            extra["request_type"] = match.operation.request_type
+            op = match.operation
+            extra["request_type"] = op.request_type
             if match.deployment is not None:
                 extra["model_requested"] = match.deployment
-            raw = await read_body(receive, headers, self._max_body)
-            call = parse_call(match, raw, scope.get("query_string", b""), self._api_version)
-            extra["model_requested"] = call.model
-            await self._serve(call, headers, receive, send, extra, started)
+            if not op.supported:
+                raise GatewayError(
+                    400,
+                    f"Azure OpenAI does not offer {scope['method']} /v1/{op.path}: this "
+                    "operation has no Azure equivalent, so nothing was sent upstream.",
+                    code="unsupported_operation",
+                )
+            call = await read_call(
+                match,
+                receive,
+                headers,
+                scope.get("query_string", b""),
+                self.catalog.by_name,
+                max_body=self._max_body,
+                max_upload=self._max_upload,
+            )
+            if call.model is not None:
+                extra["model_requested"] = call.model
+            if op.routed_by == "all":
+                await self._list_models(send, extra, started)
+            else:
+                await self._serve(call, headers, receive, send, extra, started)
         except GatewayError as exc:
             await send_error(send, exc, extra)
         except ClientGone:
@@ -163,6 +189,31 @@ class AzureGateway:
             # If the response had already started, the server closes the connection instead.
             with contextlib.suppress(Exception):
                 await send_error(send, error, extra)
+        finally:
+            if call is not None:
+                call.close()
+
+    def _targets(self, call: Call, headers: dict[bytes, bytes]) -> list[Target]:
+        direct = self._direct.targets(call, headers)
+        if direct is not None:
+            targets = direct
+        else:
+            header = headers.get(b"x-azure-resource")
+            pinned = header.decode("latin-1").strip() if header else None
+            targets = self.catalog.targets_for(call, pinned)
+        if targets[0].family == "anthropic":
+            raise GatewayError(
+                400,
+                f"'{call.model}' is a Claude deployment; this version of the gateway serves "
+                "OpenAI-family deployments only for this operation.",
+                code="unsupported_operation",
+                param="model",
+            )
+        if call.model is None and call.object_id is not None:
+            local = self._local_model(call)
+            if local is not None:
+                raise _Answer(local)
+        return targets
 
     async def _serve(
         self,
@@ -173,21 +224,18 @@ class AzureGateway:
         extra: dict[str, Any],
         started: float,
     ) -> None:
-        direct = self._direct.targets(call, headers)
-        targets = direct if direct is not None else self.catalog.resolve(call.model)
-        if targets[0].family == "anthropic":
-            raise GatewayError(
-                400,
-                f"'{call.model}' is a Claude deployment; this version of the gateway serves "
-                "OpenAI-family deployments only for this operation.",
-                code="unsupported_operation",
-                param="model",
-            )
+        op = call.match.operation
+        try:
+            targets = self._targets(call, headers)
+        except _Answer as answer:
+            await send_json(send, 200, _dumps({**answer.data, "extra_fields": extra}))
+            return
         forward = [
             (k.decode("latin-1"), headers[k].decode("latin-1")) for k in _FORWARD if k in headers
         ]
         state = StreamState()
         resp: UpstreamResponse | None = None
+        kind = "json"
         deadline = time.monotonic() + self._timeout
         try:
             async with asyncio.timeout(self._timeout):
@@ -195,7 +243,9 @@ class AzureGateway:
                     call, targets, deadline, self._resolve_fallback, forward
                 )
                 resp = outcome.response
+                resource = outcome.target.resource.name
                 _describe(extra, outcome.target)
+                kind = _content_kind(resp)
                 if resp.status >= 400:
                     body = await resp.read()
                     extra["latency_ms"] = _ms(started)
@@ -203,18 +253,24 @@ class AzureGateway:
                         await self._send_unreachable(send, resp, extra)
                     else:
                         await send_upstream_error(send, resp, body, extra)
-                elif call.stream and _is_sse(resp):
-                    await self._relay_stream(resp, call, receive, send, state, extra)
-                else:
+                elif kind == "sse":
+                    tagger = tag_events(resource) if op.stateful else None
+                    await self._relay_stream(resp, call, receive, send, state, extra, tagger)
+                elif kind == "json":
                     body = await resp.read()
                     extra["latency_ms"] = _ms(started)
-                    out = splice_extra_fields(body, extra) if _is_json(resp) else None
+                    if op.stateful:
+                        out = tagged_json(body, resource, extra)
+                    else:
+                        out = splice_extra_fields(body, extra)
                     await send_json(
                         send,
                         resp.status,
                         out if out is not None else body,
                         pass_headers(resp.headers),
                     )
+                else:
+                    await pump_bytes(resp, send, state)
         except TimeoutError:
             error = GatewayError(
                 504,
@@ -224,10 +280,36 @@ class AzureGateway:
             )
             if not state.started:
                 raise error from None
-            await _end_stream(send, error.error_object(), 504, extra)
+            if kind == "sse":
+                await _end_stream(send, error.error_object(), 504, extra)
+        except UpstreamError as exc:
+            # A binary body broke off mid-way: the caller sees a truncated body and a closed
+            # connection, never a length that looks complete.
+            if not state.started:
+                raise GatewayError(
+                    502, f"The upstream answer broke off: {exc}.", code="stream_interrupted"
+                ) from None
+            raise
         finally:
             if resp is not None:
                 await resp.aclose()
+
+    def _local_model(self, call: Call) -> dict[str, Any] | None:
+        if call.match.operation.request_type != "list_models" or call.object_id is None:
+            return None
+        name = call.object_id
+        targets = self.catalog.lookup(name)
+        if targets is None:
+            return None
+        alias = targets[0].alias
+        return alias_entry(alias, self.catalog.targets_of(alias))
+
+    async def _list_models(self, send: Send, extra: dict[str, Any], started: float) -> None:
+        async with asyncio.timeout(self._timeout):
+            listing = await list_models(self.catalog, self._transport)
+        extra["resources_failed"] = listing.pop("resources_failed")
+        extra["latency_ms"] = _ms(started)
+        await send_json(send, 200, _dumps({**listing, "extra_fields": extra}))
 
     async def _relay_stream(
         self,
@@ -237,9 +319,10 @@ class AzureGateway:
         send: Send,
         state: StreamState,
         extra: dict[str, Any],
+        transform: Callable[[bytes], bytes] | None = None,
     ) -> None:
         pump = asyncio.ensure_future(
-            pump_stream(resp, send, state, call.match.operation.stream_terminal)
+            pump_stream(resp, send, state, call.match.operation.stream_terminal, transform)
         )
         watch = asyncio.ensure_future(_until_disconnect(receive))
         try:
@@ -323,9 +406,22 @@ def _content_type(resp: UpstreamResponse) -> str:
     return ""
 
 
-def _is_sse(resp: UpstreamResponse) -> bool:
-    return _content_type(resp).startswith("text/event-stream")
+def _content_kind(resp: UpstreamResponse) -> str:
+    """How an answer is relayed: whole JSON (with extra_fields), SSE events, or raw bytes."""
+    content_type = _content_type(resp)
+    if content_type.startswith("text/event-stream"):
+        return "sse"
+    if "json" in content_type:
+        return "json"
+    return "bytes"
 
 
-def _is_json(resp: UpstreamResponse) -> bool:
-    return "json" in _content_type(resp)
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _Answer(Exception):
+    """An answer the gateway gives from its own config, with no upstream call."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data

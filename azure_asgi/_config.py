@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from ._operations import REQUEST_TYPES
+
 __all__ = [
     "AuthConfig",
     "ClientsConfig",
@@ -42,6 +44,7 @@ __all__ = [
     "RetryConfig",
 ]
 
+_RESOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ENDPOINT_HINT = (
     "endpoint must be an absolute http(s) URL such as https://my-resource.openai.azure.com"
@@ -216,8 +219,12 @@ class ResourceConfig(_Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if any(c.isspace() for c in value):
-            raise ValueError("resource name must not contain whitespace")
+        # Names travel inside object ids (``file-1~eastus``) and URLs: keep them plain.
+        if not _RESOURCE_NAME.fullmatch(value):
+            raise ValueError(
+                "resource name must be letters, digits, '.', '_' or '-' (such as 'eastus'), "
+                "starting with a letter or digit"
+            )
         return value
 
     @field_validator("endpoint")
@@ -284,6 +291,8 @@ class GatewayConfig(_Model):
     """
 
     api_version: Annotated[str, Field(min_length=1)] = "2024-10-21"
+    #: Per-operation api-version overrides, keyed by request type (``image_edit``, ``responses``).
+    api_versions: dict[str, Annotated[str, Field(min_length=1)]] = {}
     timeout_s: Annotated[float, Field(gt=0)] = 600
     retries: RetryConfig = RetryConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -314,6 +323,10 @@ class GatewayConfig(_Model):
                     f"no resource named '{self.default_resource}' (names: {known})",
                 )
             )
+        for key in self.api_versions:
+            if key not in REQUEST_TYPES:
+                allowed = ", ".join(sorted(REQUEST_TYPES))
+                errors.append((("api_versions", key), f"unknown request type (allowed: {allowed})"))
         aliases = {alias for r in self.resources for alias in r.deployments}
         for i, r in enumerate(self.resources):
             for alias, dc in r.deployments.items():

@@ -77,6 +77,12 @@ class DirectKeys:
                 code="endpoint_not_allowed",
                 param="endpoint",
             )
+        if call.model is None:
+            raise GatewayError(
+                400,
+                "Direct keys serve model operations (chat, embeddings, ...) only.",
+                code="direct_keys_unsupported",
+            )
         deployment = call.model[6:] if call.model.startswith("azure/") else call.model
         family = "anthropic" if "claude" in deployment.lower() else "openai"
         resource = Resource("direct", origin, self._caller_credential(headers))

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._calls import Call
+from ._calls import Call, StreamedBody
 from ._config import RetryConfig
-from ._resources import Target
+from ._resources import ApiVersions, Target
 from ._transport import Transport, UpstreamError, UpstreamResponse
 
 __all__ = ["BufferedResponse", "Dispatcher", "Outcome"]
@@ -81,8 +81,9 @@ def _retry_after(headers: Sequence[tuple[str, str]]) -> float | None:
 
 
 class Dispatcher:
-    def __init__(self, transport: Transport, retries: RetryConfig) -> None:
+    def __init__(self, transport: Transport, retries: RetryConfig, versions: ApiVersions) -> None:
         self._transport = transport
+        self._versions = versions
         self._max_attempts = retries.max_attempts
         self._initial = retries.initial_backoff_ms / 1000
         self._max = retries.max_backoff_ms / 1000
@@ -178,10 +179,18 @@ class Dispatcher:
         self, call: Call, target: Target, extra_headers: Sequence[tuple[str, str]]
     ) -> UpstreamResponse:
         resource = target.resource
-        url = resource.url(call.match.operation, target.deployment, call.api_version)
+        url, model_in_body = resource.request(call, target, self._versions)
         auth = await resource.auth.header(target.family)
-        headers = [_JSON, _USER_AGENT, auth, *extra_headers]
-        return await self._transport.send("POST", url, headers, call.body_for(target.deployment))
+        headers = [_USER_AGENT, auth, *extra_headers]
+        body = call.body_for(target.deployment or None, rewrite_model=model_in_body)
+        if isinstance(body, StreamedBody):
+            assert call.upload is not None
+            headers.append(("content-type", call.upload.content_type))
+            headers.append(("content-length", str(body.length)))
+        elif body is not None:
+            headers.append(_JSON)
+        method = call.match.operation.method
+        return await self._transport.send(method, url, headers, body)
 
 
 def _unreachable(target: Target, exc: UpstreamError) -> bytes:

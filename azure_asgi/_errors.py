@@ -6,7 +6,7 @@ import json
 import secrets
 from typing import Any
 
-__all__ = ["GatewayError", "error_body", "new_event_id"]
+__all__ = ["ClientGone", "GatewayError", "error_body", "new_event_id", "too_large"]
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -83,3 +83,16 @@ def error_body(
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode()
+
+
+class ClientGone(Exception):
+    """The caller disconnected before its request body was complete: nothing to answer."""
+
+
+def too_large(limit: int, setting: str = "limits.max_body_bytes") -> GatewayError:
+    return GatewayError(
+        413,
+        f"Request body is larger than the gateway's limit of {limit} bytes "
+        f"(raise {setting} in the gateway config to allow more).",
+        code="request_too_large",
+    )

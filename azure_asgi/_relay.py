@@ -7,20 +7,26 @@ without parsing it, and SSE is forwarded event-aligned as the bytes arrive.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ._errors import GatewayError, error_body, new_event_id
+from ._objects import tag_ids
 from ._transport import UpstreamError, UpstreamResponse
 from ._types import Send
 
 __all__ = [
     "StreamState",
     "pass_headers",
+    "pump_bytes",
     "pump_stream",
     "send_error",
     "send_json",
     "send_upstream_error",
     "splice_extra_fields",
+    "stream_error_event",
+    "tag_events",
+    "tagged_json",
     "upstream_error_object",
 ]
 
@@ -135,13 +141,15 @@ async def pump_stream(
     resp: UpstreamResponse,
     send: Send,
     state: StreamState,
-    terminal: bytes | None,
+    terminals: tuple[bytes, ...],
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> None:
     """Relay an upstream SSE body event-aligned, as it arrives; never buffer a whole stream.
 
     Bytes are forwarded up to the last complete event of every chunk received, so a break can
-    never leave a half event in front of the error event that follows it. Raises
-    :class:`UpstreamError` when the body breaks off or ends without ``terminal``.
+    never leave a half event in front of the error event that follows it. ``transform`` (ids
+    that must carry their resource) sees whole events only. Raises :class:`UpstreamError` when
+    the body breaks off or its last event is none of ``terminals``.
     """
     headers = _SSE_HEADERS + pass_headers(resp.headers)
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -154,15 +162,78 @@ async def pump_stream(
         if end:
             last = buf[:end]
             buf = buf[end:]
-            await send({"type": "http.response.body", "body": last, "more_body": True})
+            out = transform(last) if transform is not None else last
+            await send({"type": "http.response.body", "body": out, "more_body": True})
     if buf.strip():
         # A final event without its blank line: complete it so parsers do not drop it.
         last = buf.rstrip(b"\r\n") + b"\n\n"
-        await send({"type": "http.response.body", "body": last, "more_body": True})
-    if terminal is not None and terminal not in last[-64:]:
-        raise UpstreamError("the upstream stream ended before it was complete", started=True)
+        out = transform(last) if transform is not None else last
+        await send({"type": "http.response.body", "body": out, "more_body": True})
+    if terminals:
+        body = last.rstrip()
+        final = body[body.rfind(b"\n\n") + 1 :]
+        if not any(t in final for t in terminals):
+            raise UpstreamError("the upstream stream ended before it was complete", started=True)
     state.terminal_seen = True
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_BINARY_PASS = frozenset({"content-type", "content-length", "content-disposition"})
+
+
+async def pump_bytes(resp: UpstreamResponse, send: Send, state: StreamState) -> None:
+    """Relay a binary or text body (audio, file content, video) chunk by chunk."""
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers if k in _BINARY_PASS
+    ]
+    headers += pass_headers(resp.headers)
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    state.started = True
+    async for chunk in resp.iter_chunks():
+        if chunk:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    state.terminal_seen = True
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def tag_events(resource: str) -> Callable[[bytes], bytes]:
+    """An SSE transform tagging stateful ids (``response.created`` and friends) in events."""
+
+    def transform(block: bytes) -> bytes:
+        if b'"id"' not in block:
+            return block
+        events = block.split(b"\n\n")
+        for i, event in enumerate(events):
+            lines = event.split(b"\n")
+            for j, line in enumerate(lines):
+                if line.startswith(b"data:") and b'"id"' in line:
+                    try:
+                        data = json.loads(line[5:])
+                    except ValueError:
+                        continue
+                    if tag_ids(data, resource):
+                        lines[j] = b"data: " + _dumps(data)
+            events[i] = b"\n".join(lines)
+        return b"\n\n".join(events)
+
+    return transform
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def tagged_json(body: bytes, resource: str, extra_fields: dict[str, Any]) -> bytes | None:
+    """An Azure JSON answer with stateful ids tagged and ``extra_fields`` added."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    tag_ids(data, resource)
+    data["extra_fields"] = extra_fields
+    return _dumps(data)
 
 
 def stream_error_event(error: dict[str, Any], status: int, extra_fields: dict[str, Any]) -> bytes:

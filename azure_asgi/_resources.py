@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ._calls import Call
 from ._config import GatewayConfig
 from ._errors import GatewayError
 from ._identity import UpstreamAuth
 from ._operations import Operation
 
-__all__ = ["Catalog", "Resource", "Target"]
+__all__ = ["ApiVersions", "Catalog", "Resource", "Target"]
 
 # Names with one of these prefixes are meant for another provider of a multi-provider gateway
 # (Bifrost, LiteLLM); this gateway serves Azure only and says so instead of guessing.
@@ -71,19 +72,63 @@ class Resource:
     def healthy(self) -> bool:
         return self.cooldown_until <= time.monotonic()
 
-    def url(self, op: Operation, deployment: str, api_version: str) -> str:
-        """The upstream URL for ``op`` on ``deployment`` in this resource's style."""
+    def request(self, call: Call, target: Target, versions: ApiVersions) -> tuple[str, bool]:
+        """The upstream URL for ``call`` in this resource's style, and whether the body's
+        ``model`` must name the deployment (it must wherever the URL does not)."""
+        op = call.match.operation
+        path = op.path
+        if call.object_id is not None:
+            path = path.replace("{id}", quote(call.object_id, safe=""))
+        query = call.query
+        model_in_body = op.routed_by == "model"
         if self.kind == "openai":
             # An OpenAI-compatible server: its endpoint already ends in /v1.
-            return f"{self.base}{op.unified_path[3:]}"
-        if self.api_style == "v1":
-            return f"{self.base}/openai{op.unified_path}"
-        dep = quote(deployment, safe="")
-        query = quote(api_version, safe="")
-        return f"{self.base}/openai/deployments/{dep}/{op.deployment_op}?api-version={query}"
+            url = f"{self.base}/{path}"
+        elif self.api_style == "deployments" and op.upstream == "deployment":
+            version = versions.dated(call, op)
+            dep = quote(target.deployment, safe="")
+            url = f"{self.base}/openai/deployments/{dep}/{op.deployment_op}"
+            query = _join(f"api-version={quote(version, safe='')}", query)
+            model_in_body = False
+        elif self.api_style == "deployments" and op.upstream == "batches":
+            version = versions.dated(call, op)
+            url = f"{self.base}/openai/{path}"
+            query = _join(f"api-version={quote(version, safe='')}", query)
+        else:
+            url = f"{self.base}/openai/v1/{path}"
+            v1_version = versions.v1(call, op)
+            if v1_version:
+                query = _join(f"api-version={quote(v1_version, safe='')}", query)
+        return (f"{url}?{query}" if query else url), model_in_body
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, {self.base!r})"
+
+
+def _join(first: str, rest: str) -> str:
+    return f"{first}&{rest}" if rest else first
+
+
+@dataclass(frozen=True, slots=True)
+class ApiVersions:
+    """Which api-version an upstream call carries (contract section 6)."""
+
+    default: str
+    #: Per ``request_type`` overrides from config.
+    overrides: Mapping[str, str]
+
+    def dated(self, call: Call, op: Operation) -> str:
+        """For ``/openai/deployments/...`` and ``/openai/batches``: the caller's on Azure's own
+        routes, else config's override, else the operation's (where GA lacks it), else config's."""
+        if call.api_version and call.match.family == "azure":
+            return call.api_version
+        return self.overrides.get(op.request_type) or op.api_version or self.default
+
+    def v1(self, call: Call, op: Operation) -> str | None:
+        """For ``/openai/v1/...``: the caller's on ``/openai/v1`` routes, else an override."""
+        if call.api_version and call.match.family == "azure_v1":
+            return call.api_version
+        return self.overrides.get(op.request_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +157,8 @@ class Catalog:
             )
             for rc in config.resources
         ]
+        self.by_name = {r.name: r for r in self.resources}
+        self.default_resource = config.default_resource_name
         self._by_alias: dict[str, list[Target]] = {}
         self._by_deployment: dict[str, list[Target]] = {}
         for res, rc in zip(self.resources, config.resources, strict=True):
@@ -125,12 +172,19 @@ class Catalog:
     def aliases(self) -> list[str]:
         return sorted(self._by_alias)
 
+    def targets_of(self, alias: str) -> list[Target]:
+        return self._by_alias[alias]
+
+    def lookup(self, name: str) -> list[Target] | None:
+        """Targets for an alias or deployment name (``azure/`` dropped), or None."""
+        if name.startswith("azure/"):
+            name = name[6:]
+        return self._by_alias.get(name) or self._by_deployment.get(name)
+
     def resolve(self, name: str) -> list[Target]:
         """Alias first, then deployment name, across every resource; ``azure/`` is dropped."""
         requested = name
-        if name.startswith("azure/"):
-            name = name[6:]
-        targets = self._by_alias.get(name) or self._by_deployment.get(name)
+        targets = self.lookup(name)
         if targets:
             return targets
         if requested.startswith(_OTHER_PROVIDERS):
@@ -150,3 +204,47 @@ class Catalog:
             code="model_not_found",
             param="model",
         )
+
+    def targets_for(self, call: Call, header_resource: str | None) -> list[Target]:
+        """Where ``call`` may go: by model, or to the one resource its ids or header name.
+
+        Stateful objects live on one resource: an id's tag wins, then ``x-azure-resource``,
+        then ``default_resource``. A model call that carries a tagged id (``previous_response_id``)
+        or the header is kept to the targets on that resource.
+        """
+        pinned = set(call.pinned)
+        if header_resource is not None:
+            if header_resource not in self.by_name:
+                raise GatewayError(
+                    400,
+                    f"x-azure-resource names no configured resource: '{header_resource}' "
+                    f"(configured: {', '.join(self.by_name)}).",
+                    code="unknown_resource",
+                )
+            if not pinned:
+                pinned.add(header_resource)
+        if len(pinned) > 1:
+            raise GatewayError(
+                400,
+                "This request refers to objects on different resources "
+                f"({', '.join(sorted(pinned))}); objects can only be combined on the resource "
+                "that holds them.",
+                code="resource_conflict",
+            )
+        resource = next(iter(pinned)) if pinned else None
+        if call.match.operation.routed_by == "model":
+            assert call.model is not None
+            targets = self.resolve(call.model)
+            if resource is None:
+                return targets
+            kept = [t for t in targets if t.resource.name == resource]
+            if not kept:
+                raise GatewayError(
+                    400,
+                    f"The model '{call.model}' is not served on resource '{resource}', where "
+                    "this request's objects live.",
+                    code="model_not_on_resource",
+                    param="model",
+                )
+            return kept
+        return [Target(self.by_name[resource or self.default_resource], "", "", "openai")]

@@ -1,9 +1,9 @@
-"""The route table (built once from the operation descriptors) and model resolution."""
+"""The route table (built once from the operation descriptors) and path normalisation."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote
 
@@ -11,8 +11,10 @@ from ._errors import GatewayError
 from ._operations import OPERATIONS, Operation
 from ._types import Scope
 
-__all__ = ["RouteMatch", "RouteTable", "route_segments"]
+__all__ = ["RouteFamily", "RouteMatch", "RouteTable", "route_segments"]
 
+#: ``unified``: ``/v1/...``; ``azure_v1``: ``/openai/v1/...``; ``azure``: Azure's pre-v1 routes,
+#: ``/openai/deployments/{d}/...`` and ``/openai/<path>?api-version=``.
 RouteFamily = Literal["unified", "azure", "azure_v1"]
 
 
@@ -28,7 +30,7 @@ def route_segments(scope: Scope) -> list[str]:
     raw: bytes | None = scope.get("raw_path")
     if raw is not None:
         raw = raw.split(b"?", 1)[0]  # some servers leave the query string on raw_path
-        parts = [unquote(p, errors="surrogateescape") for p in raw.decode("latin-1").split("/")]
+        parts = [unquote(p, errors="replace") for p in raw.decode("latin-1").split("/")]
     else:
         parts = scope["path"].split("/")
     skip = len([p for p in root_path.split("/") if p]) if root_path else 0
@@ -51,54 +53,88 @@ class RouteMatch:
     operation: Operation
     family: RouteFamily
     deployment: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+_Templates = dict[tuple[str, int], list[Operation]]
 
 
 class RouteTable:
-    """``(method, segments) -> RouteMatch``, precomputed so a request does one dict look-up."""
+    """``(method, segments) -> RouteMatch``, precomputed: a request scans only the few
+    templates that share its first segment and length."""
 
     def __init__(self, operations: Iterable[Operation] = OPERATIONS) -> None:
-        self._static: dict[tuple[str, ...], tuple[RouteFamily, dict[str, Operation]]] = {}
+        self._ops: _Templates = {}
         self._deployment_ops: dict[tuple[str, ...], dict[str, Operation]] = {}
         for op in operations:
-            unified = tuple(op.unified_path.strip("/").split("/"))
-            self._add_static(unified, "unified", op)
-            self._add_static(("openai", *unified), "azure_v1", op)
-            self._deployment_ops.setdefault(tuple(op.deployment_op.split("/")), {})[op.method] = op
-
-    def _add_static(self, key: tuple[str, ...], family: RouteFamily, op: Operation) -> None:
-        entry = self._static.setdefault(key, (family, {}))
-        entry[1][op.method] = op
+            segs = op.segments
+            self._ops.setdefault((segs[0], len(segs)), []).append(op)
+            if op.deployment_op is not None:
+                key = tuple(op.deployment_op.split("/"))
+                self._deployment_ops.setdefault(key, {})[op.method] = op
 
     def match(self, method: str, segments: Sequence[str]) -> RouteMatch:
-        key = tuple(segments)
-        static = self._static.get(key)
-        if static is not None:
-            family, by_method = static
-            op = by_method.get(method)
-            if op is None:
-                raise _method_not_allowed(method, by_method)
-            return RouteMatch(op, family)
-        if len(key) >= 4 and key[0] == "openai" and key[1] == "deployments":
-            by_method = self._deployment_ops.get(key[3:])  # type: ignore[assignment]
-            if by_method is not None:
-                op = by_method.get(method)
-                if op is None:
-                    raise _method_not_allowed(method, by_method)
-                return RouteMatch(op, "azure", deployment=key[2])
-        raise GatewayError(
-            404,
-            f"No route for {method} /{'/'.join(segments)}. Chat completions are served at "
-            "POST /v1/chat/completions (OpenAI-style) and "
-            "POST /openai/deployments/{deployment}/chat/completions?api-version=... (Azure-style).",
-            code="route_not_found",
-        )
+        n = len(segments)
+        if n >= 2 and segments[0] == "v1":
+            found = self._match_path(method, segments[1:], "unified")
+        elif n >= 3 and segments[0] == "openai" and segments[1] == "v1":
+            found = self._match_path(method, segments[2:], "azure_v1")
+        elif n >= 4 and segments[0] == "openai" and segments[1] == "deployments":
+            found = self._match_deployment(method, segments)
+        elif n >= 2 and segments[0] == "openai":
+            found = self._match_path(method, segments[1:], "azure")
+        else:
+            found = None
+        if found is None:
+            raise GatewayError(
+                404,
+                f"No route for {method} /{'/'.join(segments)}. OpenAI-style routes live under "
+                "/v1/ (e.g. POST /v1/chat/completions), Azure-style ones under "
+                "/openai/deployments/{deployment}/... and /openai/v1/...; see docs/routes.md.",
+                code="route_not_found",
+            )
+        return found
+
+    def _match_path(
+        self, method: str, segments: Sequence[str], family: RouteFamily
+    ) -> RouteMatch | None:
+        allowed: list[str] = []
+        for op in self._ops.get((segments[0], len(segments)), ()):
+            params = _bind(op.segments, segments)
+            if params is None:
+                continue
+            if op.method == method:
+                return RouteMatch(op, family, None, params)
+            allowed.append(op.method)
+        if allowed:
+            raise _method_not_allowed(method, allowed)
+        return None
+
+    def _match_deployment(self, method: str, segments: Sequence[str]) -> RouteMatch | None:
+        by_method = self._deployment_ops.get(tuple(segments[3:]))
+        if by_method is None:
+            return None
+        op = by_method.get(method)
+        if op is None:
+            raise _method_not_allowed(method, list(by_method))
+        return RouteMatch(op, "azure", segments[2])
 
 
-def _method_not_allowed(method: str, by_method: dict[str, Operation]) -> GatewayError:
-    allowed = ", ".join(sorted(by_method))
+def _bind(template: tuple[str, ...], segments: Sequence[str]) -> dict[str, str] | None:
+    params: dict[str, str] = {}
+    for want, got in zip(template, segments, strict=True):
+        if want[:1] == "{":
+            params[want[1:-1]] = got
+        elif want != got:
+            return None
+    return params
+
+
+def _method_not_allowed(method: str, allowed: list[str]) -> GatewayError:
+    names = ", ".join(sorted(set(allowed)))
     return GatewayError(
         405,
-        f"Method {method} is not allowed here; use {allowed}.",
+        f"Method {method} is not allowed here; use {names}.",
         code="method_not_allowed",
-        headers={"allow": allowed},
+        headers={"allow": names},
     )

@@ -29,6 +29,17 @@ logger = logging.getLogger("azure_asgi")
 Headers = Sequence[tuple[str, str]]
 
 
+class StreamingBody(Protocol):
+    """A request body sent as a stream of known length (uploads)."""
+
+    length: int
+
+    def stream(self) -> AsyncIterator[bytes]: ...
+
+
+Body = bytes | StreamingBody | None
+
+
 class UpstreamError(Exception):
     """The upstream could not be reached, or its response broke off.
 
@@ -56,9 +67,7 @@ class UpstreamResponse(Protocol):
 
 
 class Transport(Protocol):
-    async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None
-    ) -> UpstreamResponse:
+    async def send(self, method: str, url: str, headers: Headers, body: Body) -> UpstreamResponse:
         """Send one request; raise :class:`UpstreamError` when no response arrives."""
         ...
 
@@ -125,12 +134,11 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None
-    ) -> UpstreamResponse:
+    async def send(self, method: str, url: str, headers: Headers, body: Body) -> UpstreamResponse:
         session = self._get_session()
         try:
-            resp = await session.request(method, url, headers=list(headers), data=body)
+            data = body if body is None or isinstance(body, bytes) else body.stream()
+            resp = await session.request(method, url, headers=list(headers), data=data)
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None
         return _AiohttpResponse(resp)
@@ -183,10 +191,9 @@ class HttpxTransport:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None
-    ) -> UpstreamResponse:
-        request = self._client.build_request(method, url, headers=list(headers), content=body)
+    async def send(self, method: str, url: str, headers: Headers, body: Body) -> UpstreamResponse:
+        content = body if body is None or isinstance(body, bytes) else body.stream()
+        request = self._client.build_request(method, url, headers=list(headers), content=content)
         try:
             resp = await self._client.send(request, stream=True)
         except Exception as exc:

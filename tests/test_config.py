@@ -210,7 +210,7 @@ def test_coerce_dict_expands_from_os_environ(monkeypatch: pytest.MonkeyPatch) ->
 def test_unknown_top_level_key_lists_allowed_fields() -> None:
     exc = error_of(config(timeout=5))
     assert str(exc) == (
-        "timeout: unknown field (allowed: api_version, timeout_s, retries, limits, "
+        "timeout: unknown field (allowed: api_version, api_versions, timeout_s, retries, limits, "
         "default_resource, resources, clients, direct_keys)"
     )
     assert exc.field == "timeout"
@@ -566,3 +566,19 @@ def test_models_are_frozen() -> None:
     cfg = GatewayConfig.coerce(config(), environ={})
     with pytest.raises(ValueError, match="frozen"):
         cfg.timeout_s = 1
+
+
+@pytest.mark.parametrize("name", ["east us", "a~b", "-lead", "é", "a/b"])
+def test_resource_names_are_plain(name: str) -> None:
+    # Names travel inside object ids (file-1~eastus): nothing that needs escaping.
+    exc = error_of(config(resource(name=name)))
+    assert exc.field == "resources.0.name"
+    assert "letters, digits" in str(exc)
+
+
+def test_api_versions_overrides_are_checked() -> None:
+    cfg = GatewayConfig.coerce(config(api_versions={"image_edit": "2025-04-01-preview"}))
+    assert cfg.api_versions == {"image_edit": "2025-04-01-preview"}
+    exc = error_of(config(api_versions={"image_edits": "x"}))
+    assert exc.field == "api_versions.image_edits"
+    assert "image_edit" in str(exc)

@@ -1,0 +1,97 @@
+"""``GET /v1/models``: every resource's model list, fetched concurrently, merged with the
+configured aliases (each listed as ``azure/<alias>`` with its deployment and capabilities)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from ._resources import Catalog, Resource, Target
+from ._transport import Transport
+
+__all__ = ["alias_entry", "list_models"]
+
+logger = logging.getLogger("azure_asgi")
+
+# What a deployment can do when its resource's model list does not say: read from its names.
+_HINTS = (
+    ("embedding", {"embeddings": True}),
+    ("whisper", {"transcription": True, "translation": True}),
+    ("transcribe", {"transcription": True}),
+    ("tts", {"speech": True}),
+    ("dall-e", {"image_generation": True}),
+    ("gpt-image", {"image_generation": True, "image_edit": True}),
+    ("sora", {"video": True}),
+)
+_CHAT = {"chat_completion": True, "completion": True, "responses": True}
+
+
+def _capabilities(target: Target, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    for name in (target.deployment, target.alias):
+        caps = upstream.get(name, {}).get("capabilities")
+        if isinstance(caps, dict):
+            return caps
+    if target.family == "anthropic":
+        return {"chat_completion": True, "responses": True, "messages": True}
+    names = f"{target.alias} {target.deployment}".lower()
+    for hint, caps in _HINTS:
+        if hint in names:
+            return dict(caps)
+    return dict(_CHAT)
+
+
+def alias_entry(
+    alias: str, targets: list[Target], upstream: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    first = targets[0]
+    return {
+        "id": f"azure/{alias}",
+        "object": "model",
+        "created": 0,
+        "owned_by": "azure",
+        "deployment": first.deployment,
+        "family": first.family,
+        "resources": [t.resource.name for t in targets],
+        "capabilities": _capabilities(first, upstream or {}),
+    }
+
+
+async def _fetch(transport: Transport, resource: Resource) -> list[dict[str, Any]]:
+    url = (
+        f"{resource.base}/models"
+        if resource.kind == "openai"
+        else f"{resource.base}/openai/v1/models"
+    )
+    headers = [("user-agent", "azure-asgi"), await resource.auth.header("openai")]
+    resp = await transport.send("GET", url, headers, None)
+    try:
+        body = await resp.read()
+    finally:
+        await resp.aclose()
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}")
+    data = json.loads(body).get("data")
+    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+
+
+async def list_models(catalog: Catalog, transport: Transport) -> dict[str, Any]:
+    """The merged list; a resource that fails is named in ``resources_failed``, not fatal."""
+    results = await asyncio.gather(
+        *(_fetch(transport, r) for r in catalog.resources), return_exceptions=True
+    )
+    upstream: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    for resource, result in zip(catalog.resources, results, strict=True):
+        if isinstance(result, BaseException):
+            logger.warning("azure-asgi: listing models of %s failed: %r", resource.name, result)
+            failed.append(resource.name)
+            continue
+        for model in result:
+            model_id = model.get("id")
+            if isinstance(model_id, str) and model_id not in upstream:
+                upstream[model_id] = {**model, "resource": resource.name}
+    data = [alias_entry(alias, catalog.targets_of(alias), upstream) for alias in catalog.aliases]
+    data.extend(upstream.values())
+    return {"object": "list", "data": data, "resources_failed": failed}
