@@ -10,6 +10,10 @@
     ...
     assert emulator.last_request.deployment == "gpt-4o"
 
+Besides chat it serves completions, embeddings, images, audio, files, batches, models,
+responses, videos and fine-tuning jobs; multipart uploads are recorded as sent
+(``RecordedRequest.form`` / ``.files``).
+
 The emulator is independent of the gateway: it imports nothing else from ``azure_asgi``.
 """
 

@@ -9,7 +9,20 @@ from typing import Any
 
 from ._faults import Fault
 
-__all__ = ["Headers", "Receive", "Scope", "Send", "StreamCut", "lifespan", "paths", "read_body"]
+__all__ = [
+    "JSON",
+    "SSE",
+    "Headers",
+    "Receive",
+    "Scope",
+    "Send",
+    "StreamCut",
+    "lifespan",
+    "paths",
+    "read_body",
+    "respond",
+    "send_stream",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -17,8 +30,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
-_JSON = (b"content-type", b"application/json")
-_SSE = (b"content-type", b"text/event-stream; charset=utf-8")
+JSON = b"application/json"
+SSE = b"text/event-stream; charset=utf-8"
 
 
 class StreamCut(ConnectionResetError):
@@ -50,9 +63,11 @@ async def read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def respond(send: Send, status: int, body: bytes, headers: Headers) -> None:
-    """Send a complete JSON response."""
-    start = [_JSON, (b"content-length", str(len(body)).encode()), *headers]
+async def respond(
+    send: Send, status: int, body: bytes, headers: Headers, *, content_type: bytes = JSON
+) -> None:
+    """Send a complete response (JSON unless told otherwise)."""
+    start = [(b"content-type", content_type), (b"content-length", b"%d" % len(body)), *headers]
     await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -66,8 +81,9 @@ async def send_stream(
     delay_s: float = 0.0,
     cut_after: int | None = None,
     hold: Fault | None = None,
+    content_type: bytes = SSE,
 ) -> bool:
-    """Send ``events`` as an SSE response, one ASGI body message each.
+    """Send ``events`` as an SSE response (or chunks of another type), one body message each.
 
     Returns True when the stream completed, False when the client went away (an
     ``http.disconnect``, or a ``send`` that failed). Raises :class:`StreamCut` at
@@ -78,7 +94,8 @@ async def send_stream(
     # background is how a client that went away is noticed between chunks.
     watcher = asyncio.create_task(_watch_disconnect(receive, gone))
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": [_SSE, *headers]})
+        start = [(b"content-type", content_type), *headers]
+        await send({"type": "http.response.start", "status": 200, "headers": start})
         for index in range(len(events) + 1):
             if index == cut_after:
                 # Raising after the response started makes a server drop the connection

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from ._asgi import (
-    Headers,
-    Receive,
-    Scope,
-    Send,
-    StreamCut,
-    lifespan,
-    read_body,
-    respond,
-    send_stream,
-)
-from ._faults import Effects, Fault, FaultQueue
+from ._asgi import Receive, Scope, Send, StreamCut, lifespan, read_body, respond, send_stream
+from ._exchange import RATE, Exchange, Handler
+from ._faults import Fault, FaultQueue
+from ._inference import INFERENCE
+from ._jobs import JOBS
 from ._messages import (
     anthropic_error,
     messages_events,
@@ -27,8 +17,12 @@ from ._messages import (
     plan_messages,
     validate_messages,
 )
-from ._replies import DEFAULT_MODEL, azure_error, chat_events, chat_json, plan_chat, validate_chat
-from ._requests import ROUTE_DEPLOYMENT, ROUTE_MESSAGES, ROUTE_V1, RecordedRequest, parse_request
+from ._objects import OBJECTS
+from ._replies import azure_error
+from ._requests import RecordedRequest, parse_request
+from ._responses import RESPONSES
+from ._routes import BODY_FORM, BODY_JSON, STYLE_DEPLOYMENT, STYLE_MESSAGES, STYLE_V1, Op
+from ._store import Store
 
 __all__ = ["AzureEmulator", "RecordedRequest"]
 
@@ -44,13 +38,12 @@ _DEPLOYMENT_NOT_FOUND = azure_error(
     "The API deployment for this resource does not exist. If you created the deployment within "
     "the last 5 minutes, please wait a moment and try again.",
 )
-_BAD_JSON = "We could not parse the JSON body of your request. Expected a JSON object."
-# Rate-limit headers as Azure sends them, so gateways can be tested passing them through.
-_RATE = [
-    (b"x-ratelimit-remaining-requests", b"999"),
-    (b"x-ratelimit-remaining-tokens", b"999999"),
-    (b"x-ms-region", b"emulator"),
-]
+_BAD_JSON = azure_error(
+    "BadRequest", "We could not parse the JSON body of your request. Expected a JSON object."
+)
+_BAD_FORM = azure_error(
+    "BadRequest", "We could not parse the body of your request. Expected multipart/form-data."
+)
 _MISSING_MODEL = azure_error(
     "missing_required_parameter",
     "Missing required parameter: 'model'.",
@@ -59,19 +52,7 @@ _MISSING_MODEL = azure_error(
 )
 # Used in the default 429 message when the request named no api-version.
 _DEFAULT_API_VERSION = "2024-10-21"
-
-
-@dataclass(slots=True)
-class _Request:
-    """One request on its way through a route handler."""
-
-    send: Send
-    receive: Receive
-    record: RecordedRequest
-    payload: Any
-    ids: Headers
-    effects: Effects | None
-    seq: int
+_HANDLERS: dict[str, Handler] = {**INFERENCE, **OBJECTS, **JOBS, **RESPONSES}
 
 
 class AzureEmulator:
@@ -97,11 +78,20 @@ class AzureEmulator:
     those deployment names are served (others get 404 ``DeploymentNotFound``) and each reply
     names the mapped model. ``chunk_delay_s`` paces every stream.
 
+    Operations, under ``/openai/deployments/{d}/...?api-version=`` and ``/openai/v1/...``:
+    chat completions, completions, embeddings, image generations and edits, speech,
+    transcriptions and translations. Stateful objects live in memory on the instance:
+    files, batches, responses, models (``/openai/v1/...`` and ``/openai/...?api-version=``),
+    videos and fine-tuning jobs (``/openai/v1/...``). Asynchronous objects move one status
+    forward per retrieval (a batch: validating, in_progress, completed with an output file
+    echoing each request), so polling tests are deterministic.
+
     What tests observe:
 
     - ``requests``: every :class:`RecordedRequest`, in arrival order, rejected ones included;
       ``last_request`` is the newest.
-    - ``open_streams``: SSE responses being produced right now.
+    - ``open_streams``: SSE responses being produced right now (binary downloads, sent in
+      16 KiB body messages, take stream faults but are not counted).
     - ``streams_completed`` / ``streams_cancelled``: streams that ended normally / because the
       client went away (``http.disconnect``, a failed ``send``, or a cancelled task). A
       ``Fault.cut_stream`` counts as neither.
@@ -126,6 +116,7 @@ class AzureEmulator:
         self.streams_cancelled = 0
         self._faults = FaultQueue()
         self._seq = 0
+        self._store = Store()
 
     @property
     def last_request(self) -> RecordedRequest:
@@ -175,48 +166,54 @@ class AzureEmulator:
         ids = [(b"x-request-id", b"emu-%d" % seq), (b"apim-request-id", b"emu-%d" % seq)]
         if effects is not None and effects.error is not None:
             api_version = record.query.get("api-version") or _DEFAULT_API_VERSION
+            anthropic = route is not None and route.style == STYLE_MESSAGES
             status, extra, error = effects.error._render(
-                anthropic=route == ROUTE_MESSAGES, api_version=api_version
+                anthropic=anthropic, api_version=api_version
             )
             return await respond(send, status, error, ids + extra)
         if route is None:
             return await respond(send, 404, _NOT_FOUND, ids)
-        if record.method != "POST":
-            allow = [*ids, (b"allow", b"POST")]
+        op = route.ops.get(record.method)
+        if op is None:
+            allow = [*ids, (b"allow", route.allow.encode())]
             return await respond(send, 405, azure_error("405", "Method Not Allowed"), allow)
-        request = _Request(send, receive, record, payload, ids, effects, seq)
-        if route == ROUTE_MESSAGES:
-            return await self._messages(request)
-        await self._chat(request, route)
+        exchange = Exchange(
+            send, receive, record, route, payload, ids, effects, seq, self, self._store
+        )
+        if route.style == STYLE_MESSAGES:
+            return await self._messages(exchange)
+        await self._operation(exchange, op)
 
-    async def _chat(self, request: _Request, route: str) -> None:
-        """The Azure chat completions routes (deployment path, or the v1 API's body model)."""
-        send, record, payload, ids = request.send, request.record, request.payload, request.ids
-        if route == ROUTE_DEPLOYMENT and "api-version" not in record.query:
-            return await respond(send, 404, _NOT_FOUND, ids)
-        if not self._authorized(record.headers, bearer_keys=route == ROUTE_V1):
-            return await respond(send, 401, _UNAUTHORIZED, ids)
-        if not isinstance(payload, dict):
-            return await respond(send, 400, azure_error("BadRequest", _BAD_JSON), ids)
-        deployment = record.deployment
-        if route == ROUTE_V1 and deployment is None:
-            return await respond(send, 400, _MISSING_MODEL, ids)
-        if self._deployments is not None and deployment not in self._deployments:
-            return await respond(send, 404, _DEPLOYMENT_NOT_FOUND, ids)
-        problem = validate_chat(payload)
-        if problem is not None:
-            message, param, code = problem
-            error = azure_error(code, message, type="invalid_request_error", param=param)
-            return await respond(send, 400, error, ids)
-        model = self._deployments[deployment] if self._deployments and deployment else DEFAULT_MODEL
-        reply = plan_chat(payload, seq=request.seq, model=model, created=int(time.time()))
-        if payload.get("stream") is True:
-            options = payload.get("stream_options")
-            usage = isinstance(options, dict) and options.get("include_usage") is True
-            return await self._stream(request, chat_events(reply, include_usage=usage))
-        await respond(send, 200, chat_json(reply), ids + _RATE)
+    async def _operation(self, exchange: Exchange, op: Op) -> None:
+        """The Azure OpenAI routes: api-version, auth, body and deployment checks, then ``op``."""
+        record, style = exchange.record, exchange.route.style
+        if style != STYLE_V1 and "api-version" not in record.query:
+            return await exchange.error(404, _NOT_FOUND)
+        if not self._authorized(record.headers, bearer_keys=style == STYLE_V1):
+            return await exchange.error(401, _UNAUTHORIZED)
+        if op.body == BODY_JSON and not isinstance(exchange.payload, dict):
+            return await exchange.error(400, _BAD_JSON)
+        if op.body == BODY_FORM and exchange.payload is None:
+            return await exchange.error(400, _BAD_FORM)
+        if op.model:
+            deployment = record.deployment
+            if style != STYLE_DEPLOYMENT and deployment is None:
+                return await exchange.error(400, _MISSING_MODEL)
+            if self._deployments is not None and deployment not in self._deployments:
+                return await exchange.error(404, _DEPLOYMENT_NOT_FOUND)
+        await _HANDLERS[op.name](exchange)
 
-    async def _messages(self, request: _Request) -> None:
+    def model_for(self, deployment: str | None, default: str) -> str:
+        """The model a deployment maps to; ``default`` when there is no mapping for it."""
+        if self._deployments and deployment in self._deployments:
+            return self._deployments[deployment]
+        return default
+
+    def deployed_models(self) -> list[str]:
+        """The models of the ``deployments`` mapping, without repeats."""
+        return list(dict.fromkeys(self._deployments.values())) if self._deployments else []
+
+    async def _messages(self, request: Exchange) -> None:
         """``POST /anthropic/v1/messages``: errors in Anthropic's shape."""
         send, record, payload, ids = request.send, request.record, request.payload, request.ids
         headers = record.headers
@@ -244,7 +241,7 @@ class AzureEmulator:
         """Whether a key or token is accepted.
 
         The v1 and Anthropic routes also take a key as a bearer token (the openai and
-        anthropic SDKs send ``api_key`` that way); deployment routes want ``api-key``.
+        anthropic SDKs send ``api_key`` that way); other routes want ``api-key``.
         """
         if not self._check_auth:
             return True
@@ -256,7 +253,7 @@ class AzureEmulator:
         token = token.strip()
         return token in self._tokens or (bearer_keys and token in self._keys)
 
-    async def _stream(self, request: _Request, events: list[bytes]) -> None:
+    async def _stream(self, request: Exchange, events: list[bytes]) -> None:
         """Send a stream, keeping ``open_streams`` and the completed/cancelled counts."""
         delay, cut_after, hold = self.chunk_delay_s, None, None
         effects = request.effects
@@ -271,7 +268,7 @@ class AzureEmulator:
                 request.send,
                 request.receive,
                 events,
-                [*request.ids, *_RATE],
+                [*request.ids, *RATE],
                 delay_s=delay,
                 cut_after=cut_after,
                 hold=hold,

@@ -6,14 +6,13 @@ import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from ._asgi import Scope, paths
+from ._multipart import Form, parse_form
+from ._routes import BODY_FORM, BODY_JSON, STYLE_DEPLOYMENT, Route, route_of
 
-__all__ = ["ROUTE_DEPLOYMENT", "ROUTE_MESSAGES", "ROUTE_V1", "RecordedRequest", "parse_request"]
-
-ROUTE_DEPLOYMENT, ROUTE_V1, ROUTE_MESSAGES = "deployment", "v1", "messages"
-_DEPLOYMENT_SHAPE = ["", "openai", "deployments", "chat", "completions"]
+__all__ = ["RecordedRequest", "parse_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +24,12 @@ class RecordedRequest:
         req = emulator.last_request
         assert req.headers["api-key"] == "emulator-key"
         assert req.deployment == "gpt-4o" and req.json["messages"][0]["content"] == "hi"
+
+    For ``multipart/form-data`` uploads ``body`` is the raw bytes, and :attr:`form` and
+    :attr:`files` are what arrived::
+
+        assert req.form["purpose"] == "batch"
+        filename, content_type, data = req.files["file"]
     """
 
     method: str
@@ -43,34 +48,62 @@ class RecordedRequest:
         except ValueError:
             return None
 
+    def _form(self) -> Form | None:
+        return parse_form(self.body, self.headers.get("content-type", ""))
 
-def route_of(raw_path: str) -> tuple[str | None, str | None]:
-    """``(route, deployment)`` for a raw path; the deployment segment is percent-decoded."""
-    path = raw_path.rstrip("/")
-    if path == "/openai/v1/chat/completions":
-        return ROUTE_V1, None
-    if path == "/anthropic/v1/messages":
-        return ROUTE_MESSAGES, None
-    parts = path.split("/")
-    # ["", "openai", "deployments", <deployment>, "chat", "completions"]: the deployment is
-    # taken from the raw path so that an encoded "/" stays inside the name.
-    if len(parts) == 6 and parts[3] and parts[:3] + parts[4:] == _DEPLOYMENT_SHAPE:
-        return ROUTE_DEPLOYMENT, unquote(parts[3])
-    return None, None
+    @property
+    def form(self) -> dict[str, str]:
+        """The plain fields of a multipart body (a repeated name keeps its last value).
+
+        Empty when the body is not ``multipart/form-data``.
+        """
+        form = self._form()
+        return form.fields() if form is not None else {}
+
+    @property
+    def files(self) -> dict[str, tuple[str, str | None, bytes]]:
+        """The uploaded files of a multipart body: ``{field: (filename, content_type, data)}``.
+
+        A field sent more than once (``image[]``) keeps its last file; :meth:`file_list`
+        has them all.
+        """
+        return {name: (filename, kind, data) for name, filename, kind, data in self.file_list()}
+
+    def file_list(self) -> list[tuple[str, str, str | None, bytes]]:
+        """Every uploaded file in order: ``(field, filename, content_type, data)``."""
+        form = self._form()
+        if form is None:
+            return []
+        return [
+            (part.name, part.filename or "", part.content_type, part.data) for part in form.files()
+        ]
 
 
-def parse_request(scope: Scope, body: bytes) -> tuple[RecordedRequest, str | None, Any]:
-    """``(record, route, payload)``: the body is parsed once, for the record and the route."""
+def parse_request(scope: Scope, body: bytes) -> tuple[RecordedRequest, Route | None, Any]:
+    """``(record, route, payload)``: the body is parsed once, for the record and the route.
+
+    The payload is the parsed JSON for JSON operations, a :class:`Form` for multipart ones,
+    and None otherwise (or when the body does not parse).
+    """
     path, raw_path = paths(scope)
-    route, deployment = route_of(raw_path.decode("latin-1"))
-    payload: Any = None
-    if route is not None:
-        with contextlib.suppress(ValueError):
-            payload = json.loads(body)
-        if route != ROUTE_DEPLOYMENT and isinstance(payload, dict):
-            model = payload.get("model")
-            deployment = model if isinstance(model, str) else None
+    method: str = scope["method"]
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    route = route_of(raw_path.decode("latin-1"))
+    payload: Any = None
+    deployment = route.deployment if route is not None else None
+    op = route.ops.get(method) if route is not None else None
+    if route is not None and op is not None:
+        if op.body == BODY_JSON:
+            with contextlib.suppress(ValueError):
+                payload = json.loads(body)
+            model = payload.get("model") if isinstance(payload, dict) else None
+        elif op.body == BODY_FORM:
+            payload = parse_form(body, headers.get("content-type", ""))
+            model = payload.field("model") if payload is not None else None
+        else:
+            model = None
+        if route.style != STYLE_DEPLOYMENT:
+            deployment = model if isinstance(model, str) else None
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True))
-    record = RecordedRequest(scope["method"], path, raw_path, query, headers, body, deployment)
+    record = RecordedRequest(method, path, raw_path, query, headers, body, deployment)
     return record, route, payload
