@@ -202,7 +202,8 @@ def _parse_json(call: Call, raw: bytes, resources: Collection[str]) -> None:
     if named:
         call.pinned |= named
         call.dirty = True
-    if any(k in data for k in _CONSUMED):
+    # Only model calls carry gateway fields: a batch's own `endpoint` is Azure's, not ours.
+    if op.routed_by == "model" and any(k in data for k in _CONSUMED):
         call.dirty = True
         fb = data.pop("fallbacks", None)
         if fb is not None:
