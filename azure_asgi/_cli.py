@@ -181,9 +181,15 @@ def demo_config(emulator_url: str) -> dict[str, Any]:
                 "name": "emulator",
                 "endpoint": emulator_url,
                 "auth": {"api_key": EMULATOR_KEY},
+                # One alias per kind of model, so every operation can be tried.
                 "deployments": {
                     "gpt-4o": "gpt-4o-demo",
                     "gpt-4o-mini": "gpt-4o-mini-demo",
+                    "text-embedding-3-small": "embedding-demo",
+                    "gpt-image-1": "image-demo",
+                    "whisper": "whisper-demo",
+                    "tts": "tts-demo",
+                    "sora": "sora-demo",
                 },
             }
         ],
@@ -207,6 +213,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "-H 'content-type: application/json' "
         f"-d '{_DEMO_BODY}'\n\n"
         '  # streaming: add "stream": true to the body and -N to curl\n'
+        f"  # every operation is served: curl {base}/v1/models -H 'api-key: {DEMO_KEY}'\n"
         f"  # Python: OpenAI(base_url='{base}/v1', api_key='{DEMO_KEY}')\n",
         flush=True,
     )

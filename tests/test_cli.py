@@ -136,6 +136,14 @@ def test_demo_serves_chat_json_and_stream_with_the_printed_key() -> None:
                 "POST", url, json={**body, "stream": True}, headers={"api-key": "demo-key"}
             ) as stream:
                 lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
+            models = client.get(
+                f"http://127.0.0.1:{port}/v1/models", headers={"api-key": "demo-key"}
+            )
+            embedding = client.post(
+                f"http://127.0.0.1:{port}/v1/embeddings",
+                json={"model": "text-embedding-3-small", "input": "hi", "dimensions": 8},
+                headers={"api-key": "demo-key"},
+            )
         proc.terminate()
         printed = proc.stdout.read() if proc.stdout else ""
     assert unauthenticated.status_code == 401
@@ -143,6 +151,9 @@ def test_demo_serves_chat_json_and_stream_with_the_printed_key() -> None:
     assert resp.json()["choices"][0]["message"]["content"] == "Hello from azure-asgi"
     assert resp.json()["extra_fields"]["model_deployment"] == "gpt-4o-demo"
     assert lines[-1] == "data: [DONE]"
+    ids = {m["id"] for m in models.json()["data"]}
+    assert {"azure/gpt-4o", "azure/text-embedding-3-small", "azure/whisper", "azure/sora"} <= ids
+    assert len(embedding.json()["data"][0]["embedding"]) == 8
     assert f"curl http://127.0.0.1:{port}/v1/chat/completions -H 'api-key: demo-key'" in printed
 
 
