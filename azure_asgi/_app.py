@@ -8,31 +8,20 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._callers import AuthorizeHook, Callers
 from ._calls import Call, read_call
 from ._config import GatewayConfig
 from ._direct import DirectKeys
-from ._dispatch import BufferedResponse, Dispatcher
+from ._dispatch import Dispatcher
 from ._errors import ClientGone, GatewayError
 from ._identity import UpstreamAuth, build_auth
 from ._models import alias_entry, list_models
-from ._relay import (
-    StreamState,
-    pass_headers,
-    pump_bytes,
-    pump_stream,
-    send_error,
-    send_json,
-    send_upstream_error,
-    splice_extra_fields,
-    stream_error_event,
-    tag_events,
-    tagged_json,
-)
+from ._relay import StreamState, send_error, send_json
 from ._resources import ApiVersions, Catalog, Target
+from ._respond import end_stream, relay
 from ._routing import RouteTable, route_segments
 from ._transport import UpstreamError, UpstreamResponse, make_transport
 from ._types import Receive, Scope, Send
@@ -224,7 +213,6 @@ class AzureGateway:
         extra: dict[str, Any],
         started: float,
     ) -> None:
-        op = call.match.operation
         try:
             targets = self._targets(call, headers)
         except _Answer as answer:
@@ -235,7 +223,6 @@ class AzureGateway:
         ]
         state = StreamState()
         resp: UpstreamResponse | None = None
-        kind = "json"
         deadline = time.monotonic() + self._timeout
         try:
             async with asyncio.timeout(self._timeout):
@@ -243,53 +230,22 @@ class AzureGateway:
                     call, targets, deadline, self._resolve_fallback, forward
                 )
                 resp = outcome.response
-                resource = outcome.target.resource.name
                 _describe(extra, outcome.target)
-                kind = _content_kind(resp)
-                if resp.status >= 400:
-                    body = await resp.read()
-                    extra["latency_ms"] = _ms(started)
-                    if isinstance(resp, BufferedResponse) and resp.from_gateway:
-                        await self._send_unreachable(send, resp, extra)
-                    else:
-                        await send_upstream_error(send, resp, body, extra)
-                elif kind == "sse":
-                    tagger = tag_events(resource) if op.stateful else None
-                    await self._relay_stream(resp, call, receive, send, state, extra, tagger)
-                elif kind == "json":
-                    body = await resp.read()
-                    extra["latency_ms"] = _ms(started)
-                    if op.stateful:
-                        out = tagged_json(body, resource, extra)
-                    else:
-                        out = splice_extra_fields(body, extra)
-                    await send_json(
-                        send,
-                        resp.status,
-                        out if out is not None else body,
-                        pass_headers(resp.headers),
-                    )
-                else:
-                    await pump_bytes(resp, send, state)
+                await relay(resp, call, outcome.target, receive, send, state, extra, started)
         except TimeoutError:
-            error = GatewayError(
-                504,
-                f"The request ran out of its {self._timeout:g} s deadline (timeout_s in the "
-                "gateway config), retries included.",
-                code="timeout",
-            )
+            error = self._timeout_error()
             if not state.started:
                 raise error from None
-            if kind == "sse":
-                await _end_stream(send, error.error_object(), 504, extra)
+            if state.kind == "sse":
+                await end_stream(send, error.error_object(), 504, extra)
         except UpstreamError as exc:
-            # A binary body broke off mid-way: the caller sees a truncated body and a closed
-            # connection, never a length that looks complete.
             if not state.started:
                 raise GatewayError(
                     502, f"The upstream answer broke off: {exc}.", code="stream_interrupted"
                 ) from None
-            raise
+            # A binary body broke off mid-way: leaving the response unfinished makes the
+            # server drop the connection, so the caller never takes it for complete.
+            logger.warning("azure-asgi: answer from %s broke off: %s", extra.get("resource"), exc)
         finally:
             if resp is not None:
                 await resp.aclose()
@@ -305,89 +261,25 @@ class AzureGateway:
         return alias_entry(alias, self.catalog.targets_of(alias))
 
     async def _list_models(self, send: Send, extra: dict[str, Any], started: float) -> None:
-        async with asyncio.timeout(self._timeout):
-            listing = await list_models(self.catalog, self._transport)
+        try:
+            async with asyncio.timeout(self._timeout):
+                listing = await list_models(self.catalog, self._transport)
+        except TimeoutError:
+            raise self._timeout_error() from None
         extra["resources_failed"] = listing.pop("resources_failed")
         extra["latency_ms"] = _ms(started)
         await send_json(send, 200, _dumps({**listing, "extra_fields": extra}))
 
-    async def _relay_stream(
-        self,
-        resp: UpstreamResponse,
-        call: Call,
-        receive: Receive,
-        send: Send,
-        state: StreamState,
-        extra: dict[str, Any],
-        transform: Callable[[bytes], bytes] | None = None,
-    ) -> None:
-        pump = asyncio.ensure_future(
-            pump_stream(resp, send, state, call.match.operation.stream_terminal, transform)
-        )
-        watch = asyncio.ensure_future(_until_disconnect(receive))
-        try:
-            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-            if not pump.done():
-                # The caller went away (or the deadline hit): stop reading; the upstream
-                # connection is closed by the caller of this method.
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pump
-        if pump.cancelled():
-            return
-        exc = pump.exception()
-        if exc is None:
-            return
-        if isinstance(exc, UpstreamError):
-            logger.warning("azure-asgi: stream from %s broke: %s", extra.get("resource"), exc)
-            error = {
-                "message": f"The upstream stream broke off before it was complete ({exc}).",
-                "type": "api_error",
-                "code": "stream_interrupted",
-                "param": None,
-            }
-            if state.started:
-                await _end_stream(send, error, 502, extra)
-                return
-        if isinstance(exc, OSError):
-            return  # the caller disconnected while we were sending
-        raise exc
-
-    async def _send_unreachable(
-        self, send: Send, resp: BufferedResponse, extra: dict[str, Any]
-    ) -> None:
-        from ._relay import upstream_error_object
-
-        err = upstream_error_object(resp.status, resp.body)
-        await send_error(
-            send, GatewayError(resp.status, err["message"], code=err.get("code")), extra
-        )
-
     def _resolve_fallback(self, alias: str) -> list[Target]:
         return self.catalog.resolve(alias)
 
-
-async def _until_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def _end_stream(
-    send: Send, error: dict[str, Any], status: int, extra: dict[str, Any]
-) -> None:
-    with contextlib.suppress(OSError):
-        await send(
-            {
-                "type": "http.response.body",
-                "body": stream_error_event(error, status, extra),
-                "more_body": True,
-            }
+    def _timeout_error(self) -> GatewayError:
+        return GatewayError(
+            504,
+            f"The request ran out of its {self._timeout:g} s deadline (timeout_s in the "
+            "gateway config), retries included.",
+            code="timeout",
         )
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _describe(extra: dict[str, Any], target: Target) -> None:
@@ -397,23 +289,6 @@ def _describe(extra: dict[str, Any], target: Target) -> None:
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-def _content_type(resp: UpstreamResponse) -> str:
-    for name, value in resp.headers:
-        if name == "content-type":
-            return value
-    return ""
-
-
-def _content_kind(resp: UpstreamResponse) -> str:
-    """How an answer is relayed: whole JSON (with extra_fields), SSE events, or raw bytes."""
-    content_type = _content_type(resp)
-    if content_type.startswith("text/event-stream"):
-        return "sse"
-    if "json" in content_type:
-        return "json"
-    return "bytes"
 
 
 def _dumps(data: Any) -> bytes:

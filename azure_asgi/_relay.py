@@ -123,9 +123,11 @@ async def send_upstream_error(
 class StreamState:
     """What the stream relay has done so far; read by the app when something fails mid-way."""
 
-    __slots__ = ("started", "terminal_seen")
+    __slots__ = ("kind", "started", "terminal_seen")
 
     def __init__(self) -> None:
+        #: How the answer is relayed: ``json``, ``sse`` or ``bytes``.
+        self.kind = "json"
         self.started = False
         self.terminal_seen = False
 

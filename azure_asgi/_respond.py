@@ -1,0 +1,154 @@
+"""Answering the caller from an upstream response: errors, JSON, SSE or raw bytes.
+
+The relay is chosen by what the upstream sent, not by operation: JSON is read whole and gains
+``extra_fields``; SSE and anything else (audio, file content, video) stream through as they
+arrive, with the caller's disconnect closing the upstream promptly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._calls import Call
+from ._dispatch import BufferedResponse
+from ._errors import GatewayError
+from ._relay import (
+    StreamState,
+    pass_headers,
+    pump_bytes,
+    pump_stream,
+    send_error,
+    send_json,
+    send_upstream_error,
+    splice_extra_fields,
+    stream_error_event,
+    tag_events,
+    tagged_json,
+    upstream_error_object,
+)
+from ._resources import Target
+from ._transport import UpstreamError, UpstreamResponse
+from ._types import Receive, Send
+
+__all__ = ["end_stream", "relay"]
+
+logger = logging.getLogger("azure_asgi")
+
+
+async def relay(
+    resp: UpstreamResponse,
+    call: Call,
+    target: Target,
+    receive: Receive,
+    send: Send,
+    state: StreamState,
+    extra: dict[str, Any],
+    started: float,
+) -> None:
+    """Send ``resp`` to the caller, recording in ``state`` how far it got."""
+    op = call.match.operation
+    resource = target.resource.name
+    kind = state.kind = _content_kind(resp)
+    if resp.status >= 400:
+        body = await resp.read()
+        extra["latency_ms"] = _ms(started)
+        if isinstance(resp, BufferedResponse) and resp.from_gateway:
+            err = upstream_error_object(resp.status, resp.body)
+            error = GatewayError(resp.status, err["message"], code=err.get("code"))
+            await send_error(send, error, extra)
+        else:
+            await send_upstream_error(send, resp, body, extra)
+        return
+    if kind == "sse":
+        tagger = tag_events(resource) if op.stateful else None
+        await _relay_stream(resp, call, receive, send, state, extra, tagger)
+    elif kind == "json":
+        body = await resp.read()
+        extra["latency_ms"] = _ms(started)
+        out = (
+            tagged_json(body, resource, extra) if op.stateful else splice_extra_fields(body, extra)
+        )
+        headers = pass_headers(resp.headers)
+        await send_json(send, resp.status, out if out is not None else body, headers)
+    else:
+        await pump_bytes(resp, send, state)
+
+
+async def _relay_stream(
+    resp: UpstreamResponse,
+    call: Call,
+    receive: Receive,
+    send: Send,
+    state: StreamState,
+    extra: dict[str, Any],
+    transform: Callable[[bytes], bytes] | None,
+) -> None:
+    terminals = call.match.operation.stream_terminal
+    pump = asyncio.ensure_future(pump_stream(resp, send, state, terminals, transform))
+    watch = asyncio.ensure_future(_until_disconnect(receive))
+    try:
+        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not pump.done():
+            # The caller went away (or the deadline hit): stop reading; the upstream
+            # connection is closed by whoever opened it.
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+    if pump.cancelled():
+        return
+    exc = pump.exception()
+    if exc is None:
+        return
+    if isinstance(exc, UpstreamError) and state.started:
+        logger.warning("azure-asgi: stream from %s broke: %s", extra.get("resource"), exc)
+        error = {
+            "message": f"The upstream stream broke off before it was complete ({exc}).",
+            "type": "api_error",
+            "code": "stream_interrupted",
+            "param": None,
+        }
+        await end_stream(send, error, 502, extra)
+        return
+    if isinstance(exc, OSError):
+        return  # the caller disconnected while we were sending
+    raise exc
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def end_stream(send: Send, error: dict[str, Any], status: int, extra: dict[str, Any]) -> None:
+    """End a started stream with an error event, never a ``[DONE]``."""
+    with contextlib.suppress(OSError):
+        event = stream_error_event(error, status, extra)
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _content_kind(resp: UpstreamResponse) -> str:
+    """How an answer is relayed: whole JSON (with extra_fields), SSE events, or raw bytes."""
+    content_type = ""
+    for name, value in resp.headers:
+        if name == "content-type":
+            content_type = value
+            break
+    if content_type.startswith("text/event-stream"):
+        return "sse"
+    if "json" in content_type:
+        return "json"
+    return "bytes"
