@@ -1,22 +1,18 @@
-"""The gateway configuration: pydantic models, file/env loading and ``${VAR}`` expansion.
+"""The gateway configuration: pydantic models and their loading from files, dicts and env.
 
-Every problem surfaces as one :class:`ConfigError` whose message is a single line
-``<dotted.field.path>: <what is wrong and how to fix it>``, built from the location and message of
-each validation error only, so a secret in the input can never leak into it.
+Every problem surfaces as one :class:`ConfigError` (see ``_config_errors``) whose message is a
+single line ``<dotted.field.path>: <what is wrong and how to fix it>``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from ._config_errors import ConfigError, FieldErrors, Loc, config_error, expand, parse_text
 from ._operations import REQUEST_TYPES
 
 __all__ = [
@@ -45,44 +42,12 @@ __all__ = [
 ]
 
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ENDPOINT_HINT = (
     "endpoint must be an absolute http(s) URL such as https://my-resource.openai.azure.com"
 )
-Loc = tuple[str | int, ...]
 _AuthMethod = Literal[
     "service_principal", "api_key", "token", "managed_identity", "workload_identity", "default"
 ]
-
-
-class ConfigError(ValueError):
-    """An invalid gateway configuration; ``str(exc)`` is one line naming the field at fault.
-
-    ``exc.field`` is the first dotted path (a file or variable when no field is to blame) and
-    ``exc.errors`` every ``(field, message)`` pair, first one first::
-
-        try:
-            GatewayConfig.load("gateway.yaml")
-        except ConfigError as exc:
-            sys.exit(f"azure-asgi: {exc}")
-    """
-
-    def __init__(self, field: str, message: str, *more: tuple[str, str]) -> None:
-        # Everything goes to args so the exception pickles (``cls(*args)``) across processes.
-        super().__init__(field, message, *more)
-        self.field = field
-        self.errors: tuple[tuple[str, str], ...] = ((field, message), *more)
-
-    def __str__(self) -> str:
-        return "; ".join(f"{field}: {message}" for field, message in self.errors)
-
-
-class _FieldErrors(ValueError):
-    """Raised by cross-field validators to blame precise fields relative to the model."""
-
-    def __init__(self, errors: list[tuple[Loc, str]]) -> None:
-        super().__init__("; ".join(message for _, message in errors))
-        self.errors = errors
 
 
 class _Model(BaseModel):
@@ -336,7 +301,7 @@ class GatewayConfig(_Model):
                         served = ", ".join(sorted(aliases))
                         errors.append((loc, f"no resource serves '{fallback}' (aliases: {served})"))
         if errors:
-            raise _FieldErrors(errors)
+            raise FieldErrors(errors)
         return self
 
     @property
@@ -357,7 +322,7 @@ class GatewayConfig(_Model):
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise ConfigError(where, f"cannot read config file ({reason})") from None
-        data = _parse(where, text, Path(where).suffix.lower())
+        data = parse_text(where, text, Path(where).suffix.lower())
         if not isinstance(data, Mapping):
             raise ConfigError(
                 where, "the config must be a mapping of keys (api_version, resources...)"
@@ -419,120 +384,15 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _parse(where: str, text: str, suffix: str) -> Any:
-    """JSON for ``.json``, YAML for ``.yaml``/``.yml``, else JSON then YAML."""
-    # Errors are raised outside the except blocks, so no parser exception rides along as
-    # __context__: JSONDecodeError holds the whole document and str(YAMLError) quotes a line.
-    if suffix not in (".yaml", ".yml"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            problem = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        if suffix == ".json":
-            raise ConfigError(where, problem)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = f"invalid YAML{at}: {getattr(exc, 'problem', None) or 'syntax error'}"
-    raise ConfigError(where, problem)
-
-
-def _expand(value: Any, env: Mapping[str, str], loc: Loc, unset: list[tuple[str, str]]) -> Any:
-    """``${VAR}`` / ``${VAR:-default}`` in every string value, recursively; keys stay as is."""
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            found = env.get(name)
-            if default is not None:
-                return found or default  # shell semantics: unset or empty takes the default
-            if found is None:
-                hint = f"use ${{{name}:-default}} for a default"
-                path = ".".join(map(str, loc)) or "config"
-                unset.append((path, f"environment variable {name} is not set ({hint})"))
-                return ""
-            return found
-
-        return _VAR.sub(substitute, value)
-    if isinstance(value, Mapping):
-        return {k: _expand(v, env, (*loc, str(k)), unset) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_expand(v, env, (*loc, i), unset) for i, v in enumerate(value)]
-    return value
-
-
 def _validate(data: Mapping[str, Any], env: Mapping[str, str] | None) -> GatewayConfig:
     if env is not None:
         unset: list[tuple[str, str]] = []
-        data = _expand(data, env, (), unset)
+        data = expand(data, env, (), unset)
         if unset:
             raise ConfigError(*unset[0], *unset[1:])
     try:
         return GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        error = _config_error(exc)
+        error = config_error(exc, GatewayConfig)
     # Raised here, not in the except block: str(ValidationError) shows input values (secrets).
     raise error
-
-
-def _config_error(exc: ValidationError) -> ConfigError:
-    """One ConfigError from pydantic's errors, reading only ``loc``, ``type`` and ``msg``."""
-    found: list[tuple[str, str]] = []
-    for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, _FieldErrors):
-            found += [(_display(loc + sub), msg) for sub, msg in cause.errors]
-            continue
-        msg = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            msg = "required field is missing"
-        elif error["type"] == "extra_forbidden":
-            model = _model_at(loc[:-1])
-            allowed = ", ".join(model.model_fields) if model is not None else "see the docs"
-            msg = f"unknown field (allowed: {allowed})"
-        found.append((_display(loc), msg))
-    return ConfigError(*found[0], *found[1:])
-
-
-def _members(tp: Any) -> list[Any]:
-    """The members of a union (Annotated stripped), or ``[tp]``."""
-    while get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    if get_origin(tp) in (Union, types.UnionType):
-        return [_members(m)[0] for m in get_args(tp) if m is not type(None)]
-    return [tp]
-
-
-def _walk(loc: Loc) -> tuple[list[str], Any]:
-    """The displayable path of ``loc`` (union tags dropped) and the type found there."""
-    tp: Any = GatewayConfig
-    shown: list[str] = []
-    for part in loc:
-        members = _members(tp)
-        tagged = [m for m in members if getattr(m, "__name__", None) == part]
-        if len(members) > 1 and tagged:
-            tp = tagged[0]  # a union member's tag, not a field: pydantic's, not the user's
-            continue
-        shown.append(str(part))
-        tp = members[0] if len(members) == 1 else None
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = tp.model_fields.get(str(part))
-            tp = field.annotation if field is not None else None
-        elif get_origin(tp) in (tuple, dict):
-            tp = get_args(tp)[-1] if get_origin(tp) is dict else get_args(tp)[0]
-        else:
-            tp = None
-    return shown, tp
-
-
-def _display(loc: Loc) -> str:
-    return ".".join(_walk(loc)[0]) or "config"
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    found = _members(_walk(loc)[1])
-    models = [m for m in found if isinstance(m, type) and issubclass(m, BaseModel)]
-    return models[0] if models else None
