@@ -18,7 +18,7 @@ from ._direct import DirectKeys
 from ._dispatch import Dispatcher
 from ._errors import ClientGone, GatewayError
 from ._identity import UpstreamAuth, build_auth
-from ._models import alias_entry, list_models
+from ._models import list_models
 from ._relay import StreamState, send_error, send_json
 from ._resources import ApiVersions, Catalog, Target
 from ._respond import end_stream, relay
@@ -160,10 +160,9 @@ class AzureGateway:
             )
             if call.model is not None:
                 extra["model_requested"] = call.model
-            if op.routed_by == "all":
-                await self._list_models(send, extra, started)
-            else:
-                await self._serve(call, headers, receive, send, extra, started)
+            if op.request_type == "list_models" and await self._models(call, send, extra, started):
+                return
+            await self._serve(call, headers, receive, send, extra, started)
         except GatewayError as exc:
             await send_error(send, exc, extra)
         except ClientGone:
@@ -198,10 +197,6 @@ class AzureGateway:
                 code="unsupported_operation",
                 param="model",
             )
-        if call.model is None and call.object_id is not None:
-            local = self._local_model(call)
-            if local is not None:
-                raise _Answer(local)
         return targets
 
     async def _serve(
@@ -213,11 +208,7 @@ class AzureGateway:
         extra: dict[str, Any],
         started: float,
     ) -> None:
-        try:
-            targets = self._targets(call, headers)
-        except _Answer as answer:
-            await send_json(send, 200, _dumps({**answer.data, "extra_fields": extra}))
-            return
+        targets = self._targets(call, headers)
         forward = [
             (k.decode("latin-1"), headers[k].decode("latin-1")) for k in _FORWARD if k in headers
         ]
@@ -250,25 +241,25 @@ class AzureGateway:
             if resp is not None:
                 await resp.aclose()
 
-    def _local_model(self, call: Call) -> dict[str, Any] | None:
-        if call.match.operation.request_type != "list_models" or call.object_id is None:
-            return None
-        name = call.object_id
-        targets = self.catalog.lookup(name)
-        if targets is None:
-            return None
-        alias = targets[0].alias
-        return alias_entry(alias, self.catalog.targets_of(alias))
-
-    async def _list_models(self, send: Send, extra: dict[str, Any], started: float) -> None:
+    async def _models(self, call: Call, send: Send, extra: dict[str, Any], started: float) -> bool:
+        """Answer ``GET /models`` and ``GET /models/<alias>`` from config plus every resource's
+        list; False when the call is for an upstream model id (forwarded as usual)."""
+        alias = None
+        if call.object_id is not None:
+            targets = self.catalog.lookup(call.object_id)
+            if targets is None:
+                return False
+            alias = targets[0].alias
         try:
             async with asyncio.timeout(self._timeout):
-                listing = await list_models(self.catalog, self._transport)
+                listing = await list_models(self.catalog, self._transport, alias)
         except TimeoutError:
             raise self._timeout_error() from None
         extra["resources_failed"] = listing.pop("resources_failed")
         extra["latency_ms"] = _ms(started)
-        await send_json(send, 200, _dumps({**listing, "extra_fields": extra}))
+        body = listing["data"][0] if alias is not None else listing
+        await send_json(send, 200, _dumps({**body, "extra_fields": extra}))
+        return True
 
     def _resolve_fallback(self, alias: str) -> list[Target]:
         return self.catalog.resolve(alias)
@@ -293,10 +284,3 @@ def _ms(started: float) -> int:
 
 def _dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class _Answer(Exception):
-    """An answer the gateway gives from its own config, with no upstream call."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data

@@ -11,7 +11,7 @@ from typing import Any
 from ._resources import Catalog, Resource, Target
 from ._transport import Transport
 
-__all__ = ["alias_entry", "list_models"]
+__all__ = ["list_models"]
 
 logger = logging.getLogger("azure_asgi")
 
@@ -76,14 +76,25 @@ async def _fetch(transport: Transport, resource: Resource) -> list[dict[str, Any
     return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
 
-async def list_models(catalog: Catalog, transport: Transport) -> dict[str, Any]:
-    """The merged list; a resource that fails is named in ``resources_failed``, not fatal."""
+async def list_models(
+    catalog: Catalog, transport: Transport, alias: str | None = None
+) -> dict[str, Any]:
+    """The merged list; a resource that fails is named in ``resources_failed``, not fatal.
+
+    With ``alias``, only that alias's entry (built from its own resources' lists, so a
+    retrieve describes it exactly as the list does).
+    """
+    if alias is None:
+        resources = catalog.resources
+    else:
+        names = {t.resource.name for t in catalog.targets_of(alias)}
+        resources = [r for r in catalog.resources if r.name in names]
     results = await asyncio.gather(
-        *(_fetch(transport, r) for r in catalog.resources), return_exceptions=True
+        *(_fetch(transport, r) for r in resources), return_exceptions=True
     )
     upstream: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
-    for resource, result in zip(catalog.resources, results, strict=True):
+    for resource, result in zip(resources, results, strict=True):
         if isinstance(result, BaseException):
             logger.warning("azure-asgi: listing models of %s failed: %r", resource.name, result)
             failed.append(resource.name)
@@ -92,6 +103,9 @@ async def list_models(catalog: Catalog, transport: Transport) -> dict[str, Any]:
             model_id = model.get("id")
             if isinstance(model_id, str) and model_id not in upstream:
                 upstream[model_id] = {**model, "resource": resource.name}
-    data = [alias_entry(alias, catalog.targets_of(alias), upstream) for alias in catalog.aliases]
+    if alias is not None:
+        entry = alias_entry(alias, catalog.targets_of(alias), upstream)
+        return {"object": "list", "data": [entry], "resources_failed": failed}
+    data = [alias_entry(a, catalog.targets_of(a), upstream) for a in catalog.aliases]
     data.extend(upstream.values())
     return {"object": "list", "data": data, "resources_failed": failed}

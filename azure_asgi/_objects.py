@@ -59,7 +59,9 @@ def tag_ids(data: Any, resource: str) -> bool:
     if not isinstance(data, dict):
         return False
     changed = False
-    stateful = data.get("object") in STATEFUL_OBJECTS
+    kind = data.get("object")
+    # A deletion answers with "<object>.deleted" for some kinds (videos): same id, same tag.
+    stateful = isinstance(kind, str) and kind.removesuffix(".deleted") in STATEFUL_OBJECTS
     if stateful and isinstance(data.get("id"), str):
         data["id"] = tag(data["id"], resource)
         changed = True

@@ -56,3 +56,11 @@ def test_untag_fields_in_a_request() -> None:
     body = {"previous_response_id": "resp_1~westus", "input": "x", "training_file": "file-9"}
     assert untag_fields(body, RESOURCES) == {"westus"}
     assert body == {"previous_response_id": "resp_1", "input": "x", "training_file": "file-9"}
+
+
+def test_deleted_objects_keep_the_id_the_caller_used() -> None:
+    deleted = {"object": "video.deleted", "id": "video_1", "deleted": True}
+    assert tag_ids(deleted, "eastus")
+    assert deleted["id"] == "video_1~eastus"
+    not_stateful = {"object": "chat.completion.deleted", "id": "x"}
+    assert not tag_ids(not_stateful, "eastus")
