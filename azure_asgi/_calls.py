@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ._errors import ClientGone, GatewayError, too_large
+from ._body import body_chunks
+from ._errors import GatewayError
 from ._multipart import Upload, spool_upload
 from ._objects import untag, untag_fields
 from ._routing import RouteMatch
@@ -39,23 +40,7 @@ Body = bytes | StreamedBody | None
 
 async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes:
     """The whole request body, refused with 413 as soon as it is known to exceed ``limit``."""
-    declared = headers.get(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
+    chunks = [c async for c in body_chunks(receive, headers, limit, "limits.max_body_bytes")]
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

@@ -14,7 +14,8 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import IO
 
-from ._errors import ClientGone, GatewayError, too_large
+from ._body import body_chunks
+from ._errors import GatewayError
 from ._types import Receive
 
 __all__ = ["Upload", "spool_upload"]
@@ -91,24 +92,12 @@ async def spool_upload(receive: Receive, headers: Mapping[bytes, bytes], limit: 
             "openai SDK sends for uploads.",
             code="invalid_multipart",
         )
-    declared = headers.get(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit, "limits.max_upload_bytes")
     file = tempfile.SpooledTemporaryFile(max_size=_MEMORY)  # noqa: SIM115 - owned by Upload
     size = 0
     try:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > limit:
-                    raise too_large(limit, "limits.max_upload_bytes")
-                file.write(chunk)
-            if not message.get("more_body", False):
-                break
+        async for chunk in body_chunks(receive, headers, limit, "limits.max_upload_bytes"):
+            size += len(chunk)
+            file.write(chunk)
     except BaseException:
         file.close()
         raise

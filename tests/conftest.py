@@ -144,3 +144,28 @@ def async_azure_openai(app: Any, endpoint: str = "http://gateway") -> openai.Asy
 
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there world"}]}
+
+
+def http_scope(
+    path: str,
+    *,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    method: str = "POST",
+) -> dict[str, Any]:
+    """An HTTP scope for driving an ASGI app with ``asgiref.testing.ApplicationCommunicator``
+    (httpx's ASGITransport would buffer a whole streamed answer)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers if headers is not None else [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }

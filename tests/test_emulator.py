@@ -21,6 +21,8 @@ from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi.testing import AzureEmulator, Fault, RecordedRequest
 
+from .conftest import http_scope as scope_for
+
 KEY = "emulator-key"
 API_VERSION = "2024-10-21"
 CHAT_PATH = f"/openai/deployments/gpt-4o/chat/completions?api-version={API_VERSION}"
@@ -76,20 +78,11 @@ def data_events(body: bytes) -> list[str]:
 
 
 def http_scope(path: str = "/openai/deployments/gpt-4o/chat/completions") -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": f"api-version={API_VERSION}".encode(),
-        "root_path": "",
-        "headers": [(b"api-key", KEY.encode()), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("emulator", 80),
-    }
+    return scope_for(
+        path,
+        query=f"api-version={API_VERSION}".encode(),
+        headers=[(b"api-key", KEY.encode()), (b"content-type", b"application/json")],
+    )
 
 
 async def start_stream(app: AzureEmulator, **body: Any) -> ApplicationCommunicator:

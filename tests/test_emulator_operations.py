@@ -16,6 +16,8 @@ from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi.testing import AzureEmulator, Fault
 
+from .conftest import http_scope
+
 KEY = "emulator-key"
 API_VERSION = "2024-10-21"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -234,20 +236,11 @@ async def test_image_edit_uploads_arrive_intact(
 
 
 def _scope(path: str, body: bytes) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": f"api-version={API_VERSION}".encode(),
-        "root_path": "",
-        "headers": [(b"api-key", KEY.encode()), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("emulator", 80),
-    }
+    return http_scope(
+        path,
+        query=f"api-version={API_VERSION}".encode(),
+        headers=[(b"api-key", KEY.encode()), (b"content-type", b"application/json")],
+    )
 
 
 async def test_speech_is_binary_audio_sent_in_several_body_messages(

@@ -42,6 +42,19 @@ class Host:
             await send({"type": "websocket.close", "code": 1000})
 
 
+def spy_on_close(gateway: AzureGateway) -> list[bool]:
+    """Records each ``aclose`` of ``gateway`` (and still closes it)."""
+    closed: list[bool] = []
+    original = gateway.aclose
+
+    async def spy() -> None:
+        closed.append(True)
+        await original()
+
+    gateway.aclose = spy  # type: ignore[method-assign]
+    return closed
+
+
 def wrap(emulator: AzureEmulator, host: Host, prefix: str = "/llm") -> AzureGatewayMiddleware:
     upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
     gateway = AzureGateway(make_config(), http_client=upstream)
@@ -139,14 +152,7 @@ async def test_lifespan_runs_host_and_closes_gateway(
 ) -> None:
     host = Host(lifespan=supports_lifespan)
     app = wrap(emulator, host)
-    closed: list[bool] = []
-    original = app.gateway.aclose
-
-    async def spy() -> None:
-        closed.append(True)
-        await original()
-
-    app.gateway.aclose = spy  # type: ignore[method-assign]
+    closed = spy_on_close(app.gateway)
     comm = ApplicationCommunicator(app, {"type": "lifespan", "asgi": {"version": "3.0"}})
     await comm.send_input({"type": "lifespan.startup"})
     assert (await comm.receive_output(1))["type"] == "lifespan.startup.complete"
@@ -188,14 +194,7 @@ async def test_gateway_closed_even_when_host_shutdown_fails(emulator: AzureEmula
             await send({"type": "lifespan.shutdown.failed", "message": "db pool stuck"})
 
     app = wrap(emulator, FailingShutdown())
-    closed: list[bool] = []
-    original = app.gateway.aclose
-
-    async def spy() -> None:
-        closed.append(True)
-        await original()
-
-    app.gateway.aclose = spy  # type: ignore[method-assign]
+    closed = spy_on_close(app.gateway)
     comm = ApplicationCommunicator(app, {"type": "lifespan", "asgi": {"version": "3.0"}})
     await comm.send_input({"type": "lifespan.startup"})
     await comm.receive_output(1)

@@ -17,27 +17,14 @@ from asgiref.testing import ApplicationCommunicator
 from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import CHAT, CLIENT_KEY, caller, make_config, serve
+from .conftest import CHAT, CLIENT_KEY, caller, http_scope, make_config, serve
 
 STREAM = {**CHAT, "stream": True}
 
 
-def http_scope(path: str = "/v1/chat/completions", **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"api-key", CLIENT_KEY.encode()), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("gateway", 80),
-        **extra,
-    }
+def gateway_scope(path: str = "/v1/chat/completions") -> dict[str, Any]:
+    headers = [(b"api-key", CLIENT_KEY.encode()), (b"content-type", b"application/json")]
+    return http_scope(path, headers=headers)
 
 
 def data_events(raw: bytes) -> list[str]:
@@ -115,7 +102,7 @@ async def test_first_chunk_arrives_before_upstream_finishes_over_aiohttp(
     hold = Fault.hold_stream(after_chunks=2)
     emulator.inject(hold)
     async with serve(emulator) as url, AzureGateway(make_config(url)) as gw:
-        comm = ApplicationCommunicator(gw, http_scope())
+        comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         start = await comm.receive_output(timeout=5)
         assert start["type"] == "http.response.start" and start["status"] == 200
@@ -145,7 +132,7 @@ async def test_first_chunk_arrives_before_upstream_finishes_over_httpx_mock() ->
 
     upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     async with AzureGateway(make_config(), http_client=upstream) as gw:
-        comm = ApplicationCommunicator(gw, http_scope())
+        comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         assert (await comm.receive_output(timeout=5))["status"] == 200
         first = await comm.receive_output(timeout=5)
@@ -170,7 +157,7 @@ async def test_events_split_across_chunks_are_relayed_whole() -> None:
 
     upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     async with AzureGateway(make_config(), http_client=upstream) as gw:
-        comm = ApplicationCommunicator(gw, http_scope())
+        comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         await comm.receive_output(timeout=5)
         bodies = []
@@ -186,7 +173,7 @@ async def test_client_disconnect_closes_the_upstream_stream(emulator: AzureEmula
     hold = Fault.hold_stream(after_chunks=2)
     emulator.inject(hold)
     async with serve(emulator) as url, AzureGateway(make_config(url)) as gw:
-        comm = ApplicationCommunicator(gw, http_scope())
+        comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         await comm.receive_output(timeout=5)
         await _read_until(comm, b"assistant")
