@@ -69,17 +69,18 @@ class Call:
     dirty: bool = False
 
     def body_for(self, deployment: str | None, *, rewrite_model: bool) -> Body:
-        """The upstream body; ``model`` names the deployment when ``deployment`` is given.
+        """The upstream body; with ``rewrite_model``, ``model`` names ``deployment``.
 
-        The caller's bytes go out untouched when nothing needs changing (the common case for
-        ``AzureOpenAI`` clients); otherwise the parsed object is re-serialised, keeping the
-        caller's field order and every unknown field.
+        Where the URL names the deployment (Azure's deployments style) the body's ``model`` is
+        not read upstream, so the caller's bytes go out untouched unless the gateway consumed a
+        field. Otherwise the parsed object is re-serialised, keeping the caller's field order
+        and every unknown field.
         """
         if self.upload is not None:
             return StreamedBody(self.upload, deployment if rewrite_model else None)
         if self.data is None:
             return None
-        if deployment is None or self.data.get("model") == deployment:
+        if not rewrite_model or deployment is None or self.data.get("model") == deployment:
             if not self.dirty:
                 return self.raw
             data = self.data

@@ -29,8 +29,11 @@ async def test_unified_chat_reaches_the_deployment_and_adds_extra_fields(
     gateway: AzureGateway, emulator: AzureEmulator
 ) -> None:
     body = {**CHAT, "temperature": 0.25, "x_unknown_field": {"kept": [1, 2.5, "é"]}}
+    raw = json.dumps(body, indent=1).encode()  # spacing a re-serialiser would not keep
     async with caller(gateway) as client:
-        resp = await client.post("/v1/chat/completions", json=body)
+        resp = await client.post(
+            "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
+        )
     assert resp.status_code == 200
     data = resp.json()
     assert data["choices"][0]["message"]["content"] == "hello there world"
@@ -49,7 +52,8 @@ async def test_unified_chat_reaches_the_deployment_and_adds_extra_fields(
     assert seen.path == "/openai/deployments/my-gpt4o/chat/completions"
     assert seen.query == {"api-version": API_VERSION}
     assert seen.headers["api-key"] == EMULATOR_KEY
-    assert seen.json == {**body, "model": "my-gpt4o"}  # unknown fields pass, model = deployment
+    # The URL names the deployment, so the caller's bytes go upstream untouched.
+    assert seen.body == raw
 
 
 async def test_caller_credentials_never_reach_the_upstream(

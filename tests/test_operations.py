@@ -200,13 +200,10 @@ def _client(app: AzureGateway) -> httpx.AsyncClient:
 def _assert_model(op: Operation, sent: httpx.Request, *, expect_deployment: bool) -> None:
     if op.routed_by != "model":
         return
-    if op.body == "json":
-        # JSON bodies always name the deployment (as AzureOpenAI clients themselves do).
-        assert json.loads(sent.content)["model"] == "dep-4o"
-    else:
-        # A multipart body is forwarded untouched unless the URL does not name the deployment.
-        model = _form_field(sent, "model")
-        assert model == ("dep-4o" if expect_deployment else "gpt-4o")
+    # A body is forwarded untouched unless the URL does not name the deployment.
+    json_body = op.body == "json"
+    model = json.loads(sent.content)["model"] if json_body else _form_field(sent, "model")
+    assert model == ("dep-4o" if expect_deployment else "gpt-4o")
 
 
 def _form_field(sent: httpx.Request, name: str) -> str:

@@ -50,7 +50,7 @@ async def test_async_openai_chat(
     assert seen.path == "/openai/deployments/my-gpt4o/chat/completions"
     assert seen.query == {"api-version": API_VERSION}
     assert seen.headers["api-key"] == EMULATOR_KEY
-    assert seen.json["seed"] == 7 and seen.json["model"] == "my-gpt4o"
+    assert seen.json["seed"] == 7 and seen.json["model"] == model  # the caller's bytes
     assert "authorization" not in seen.headers
 
 

@@ -185,7 +185,7 @@ async def test_text_completions(
         seen, "POST", "/openai/deployments/my-mini/completions", deployment_version(family)
     )
     assert seen.json == {
-        "model": "my-mini",
+        "model": "gpt-4o-mini",
         "prompt": "hello big wide world",
         "max_tokens": 2,
         "n": 2,
@@ -211,7 +211,8 @@ async def test_text_completions_stream(
     assert_upstream(
         seen, "POST", "/openai/deployments/my-mini/completions", deployment_version(family)
     )
-    assert seen.json["model"] == "my-mini" and seen.json["stream"] is True
+    # The URL names the deployment: the caller's body goes upstream as sent.
+    assert seen.json["model"] == "gpt-4o-mini" and seen.json["stream"] is True
     assert seen.json["stream_options"] == {"include_usage": True}
 
     async with client.completions.with_streaming_response.create(
@@ -241,7 +242,7 @@ async def test_embeddings_dimensions_and_encoding_format_pass_through(
         seen, "POST", "/openai/deployments/my-embed/embeddings", deployment_version(family)
     )
     assert seen.json == {
-        "model": "my-embed",
+        "model": "text-embedding-3-small",
         "input": ["alpha", "beta"],
         "dimensions": 64,
         "encoding_format": "base64",
@@ -294,7 +295,7 @@ async def test_image_generation(
         "/openai/deployments/my-image/images/generations",
         deployment_version(family),
     )
-    assert seen.json == {"model": "my-image", "prompt": "a red fox", "n": 2}
+    assert seen.json == {"model": "gpt-image-1", "prompt": "a red fox", "n": 2}
 
 
 @families("azure_v1")
@@ -324,7 +325,7 @@ async def test_image_generation_streams_partial_images(
         deployment_version(family),
     )
     assert seen.json == {
-        "model": "my-image",
+        "model": "gpt-image-1",
         "prompt": "a fox",
         "stream": True,
         "partial_images": 2,
@@ -402,7 +403,7 @@ async def test_speech_relays_the_emulators_audio_bytes(
         "/openai/deployments/my-tts/audio/speech",
         deployment_version(family, "2025-03-01-preview"),
     )
-    assert seen.json == {"model": "my-tts", "input": "hello there", "voice": "alloy"}
+    assert seen.json == {"model": "tts", "input": "hello there", "voice": "alloy"}
     wav = await client.audio.speech.create(
         model="tts", input="hello there", voice="alloy", response_format="wav"
     )
