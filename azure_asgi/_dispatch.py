@@ -38,7 +38,7 @@ class BufferedResponse:
     def __init__(
         self,
         status: int,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[bytes, bytes]],
         body: bytes,
         *,
         from_gateway: bool = False,
@@ -68,12 +68,12 @@ class Outcome:
     attempts: int
 
 
-def _retry_after(headers: Sequence[tuple[str, str]]) -> float | None:
+def _retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
     for name, value in headers:
         try:
-            if name == "retry-after-ms":
+            if name == b"retry-after-ms":
                 return float(value) / 1000
-            if name == "retry-after":
+            if name == b"retry-after":
                 return float(value)
         except ValueError:
             continue

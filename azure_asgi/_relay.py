@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from ._errors import GatewayError, error_body, new_event_id
@@ -34,13 +35,13 @@ __all__ = [
 # Upstream response headers clients act on (contract section 6); everything else stays behind.
 _PASS_EXACT = frozenset(
     {
-        "retry-after",
-        "retry-after-ms",
-        "apim-request-id",
-        "x-request-id",
-        "x-ms-region",
-        "x-ms-client-request-id",
-        "openai-processing-ms",
+        b"retry-after",
+        b"retry-after-ms",
+        b"apim-request-id",
+        b"x-request-id",
+        b"x-ms-region",
+        b"x-ms-client-request-id",
+        b"openai-processing-ms",
     }
 )
 _JSON = (b"content-type", b"application/json")
@@ -52,12 +53,8 @@ _SSE_HEADERS = [
 ]
 
 
-def pass_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in headers
-        if k in _PASS_EXACT or k.startswith("x-ratelimit-")
-    ]
+def pass_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in headers if k in _PASS_EXACT or k.startswith(b"x-ratelimit-")]
 
 
 def splice_extra_fields(body: bytes, extra_fields: dict[str, Any]) -> bytes | None:
@@ -70,8 +67,22 @@ def splice_extra_fields(body: bytes, extra_fields: dict[str, Any]) -> bytes | No
         return None
     head = end[:-1].rstrip()
     sep = b"" if head.endswith(b"{") else b","
-    fields = json.dumps(extra_fields, separators=(",", ":"), ensure_ascii=False).encode()
-    return head + sep + b'"extra_fields":' + fields + b"}"
+    return head + sep + b'"extra_fields":' + encode_fields(extra_fields) + b"}"
+
+
+def encode_fields(fields: dict[str, Any]) -> bytes:
+    """``extra_fields`` as compact JSON; strings and ints by hand (twice as fast as
+    ``json.dumps`` with options, which builds a new encoder per call), the rest by json."""
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, str):
+            text = _encode_str(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        parts.append(f"{_encode_str(key)}:{text}")
+    return ("{" + ",".join(parts) + "}").encode()
 
 
 async def send_json(
@@ -180,14 +191,12 @@ async def pump_stream(
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-_BINARY_PASS = frozenset({"content-type", "content-length", "content-disposition"})
+_BINARY_PASS = frozenset({b"content-type", b"content-length", b"content-disposition"})
 
 
 async def pump_bytes(resp: UpstreamResponse, send: Send, state: StreamState) -> None:
     """Relay a binary or text body (audio, file content, video) chunk by chunk."""
-    headers = [
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers if k in _BINARY_PASS
-    ]
+    headers = [(k, v) for k, v in resp.headers if k in _BINARY_PASS]
     headers += pass_headers(resp.headers)
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     state.started = True

@@ -54,8 +54,9 @@ class UpstreamError(Exception):
 
 class UpstreamResponse(Protocol):
     status: int
-    #: Response headers with lower-cased names, in the order received.
-    headers: list[tuple[str, str]]
+    #: Response headers as raw bytes with lower-cased names, in the order received (the shape
+    #: ASGI sends them in, so passing one on costs nothing).
+    headers: list[tuple[bytes, bytes]]
 
     def iter_chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive; raises :class:`UpstreamError` if the body breaks off."""
@@ -83,9 +84,7 @@ class _AiohttpResponse:
     def __init__(self, resp: aiohttp.ClientResponse) -> None:
         self._resp = resp
         self.status = resp.status
-        self.headers = [
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.raw_headers
-        ]
+        self.headers = [(k.lower(), v) for k, v in resp.raw_headers]
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         try:
@@ -158,9 +157,7 @@ class _HttpxResponse:
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
         self.status = resp.status_code
-        self.headers = [
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in resp.headers.raw
-        ]
+        self.headers = [(k.lower(), v) for k, v in resp.headers.raw]
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         try:

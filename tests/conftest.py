@@ -146,6 +146,15 @@ def async_azure_openai(app: Any, endpoint: str = "http://gateway") -> openai.Asy
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there world"}]}
 
 
+async def eventually(predicate: Any, timeout: float = 2.0) -> None:
+    """Wait until ``predicate()`` holds: the upstream's own bookkeeping (a server task finishing
+    after its last byte went out) may trail what the client has already received."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.005)
+
+
 def http_scope(
     path: str,
     *,

@@ -32,14 +32,14 @@ def test_splice_refuses_non_objects(body: bytes) -> None:
 
 def test_pass_headers_keeps_only_what_clients_act_on() -> None:
     headers = [
-        ("retry-after", "2"),
-        ("retry-after-ms", "1500"),
-        ("x-ratelimit-remaining-requests", "9"),
-        ("apim-request-id", "abc"),
-        ("x-ms-region", "East US"),
-        ("set-cookie", "a=b"),
-        ("content-length", "10"),
-        ("server", "azure"),
+        (b"retry-after", b"2"),
+        (b"retry-after-ms", b"1500"),
+        (b"x-ratelimit-remaining-requests", b"9"),
+        (b"apim-request-id", b"abc"),
+        (b"x-ms-region", b"East US"),
+        (b"set-cookie", b"a=b"),
+        (b"content-length", b"10"),
+        (b"server", b"azure"),
     ]
     names = [k for k, _ in pass_headers(headers)]
     assert names == [
@@ -61,3 +61,16 @@ def test_upstream_error_object_shapes() -> None:
     text = upstream_error_object(502, b"<html>Bad Gateway</html>")
     assert text["message"] == "<html>Bad Gateway</html>" and text["code"] == "502"
     assert upstream_error_object(500, b"")["message"] == "upstream answered HTTP 500"
+
+
+def test_encode_fields_matches_json() -> None:
+    from azure_asgi._relay import encode_fields
+
+    fields = {
+        "provider": "azure",
+        "model_requested": 'quo"te\\é\n',
+        "latency_ms": 12,
+        "resources_failed": ["westus"],
+        "flag": True,
+    }
+    assert json.loads(encode_fields(fields)) == fields

@@ -29,6 +29,7 @@ from .conftest import (
     CLIENT_KEY,
     EMULATOR_KEY,
     async_openai,
+    eventually,
     make_config,
     sdk_transport,
 )
@@ -330,7 +331,7 @@ async def test_image_generation_streams_partial_images(
         "stream": True,
         "partial_images": 2,
     }
-    assert emulator.streams_completed == 1
+    await eventually(lambda: emulator.streams_completed == 1)
 
 
 @families(*FAMILIES)

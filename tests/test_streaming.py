@@ -17,7 +17,7 @@ from asgiref.testing import ApplicationCommunicator
 from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import CHAT, CLIENT_KEY, caller, http_scope, make_config, serve
+from .conftest import CHAT, CLIENT_KEY, caller, eventually, http_scope, make_config, serve
 
 STREAM = {**CHAT, "stream": True}
 
@@ -179,11 +179,7 @@ async def test_client_disconnect_closes_the_upstream_stream(emulator: AzureEmula
         await _read_until(comm, b"assistant")
         await comm.send_input({"type": "http.disconnect"})
         await comm.wait(timeout=5)  # the gateway returns promptly
-        for _ in range(200):
-            if emulator.streams_cancelled:
-                break
-            await asyncio.sleep(0.01)
-    assert emulator.streams_cancelled == 1
+        await eventually(lambda: emulator.streams_cancelled == 1)
     assert emulator.streams_completed == 0
 
 
