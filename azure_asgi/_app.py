@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._callers import AuthorizeHook, Callers
 from ._calls import Call, read_call
 from ._config import GatewayConfig
+from ._deadlines import Deadlines
 from ._direct import DirectKeys
 from ._dispatch import Dispatcher
 from ._errors import ClientGone, GatewayError
@@ -84,11 +84,13 @@ class AzureGateway:
         self._max_body = self.config.limits.max_body_bytes
         self._max_upload = self.config.limits.max_upload_bytes
         self._timeout = self.config.timeout_s
+        self._deadlines = Deadlines(self._timeout)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Close the upstream connection pool and the credentials the gateway created."""
+        self._deadlines.close()
         await self._transport.aclose()
         for auth in self._auths.values():
             await auth.aclose()
@@ -216,7 +218,7 @@ class AzureGateway:
         resp: UpstreamResponse | None = None
         deadline = time.monotonic() + self._timeout
         try:
-            async with asyncio.timeout(self._timeout):
+            with self._deadlines.start():
                 outcome = await self._dispatcher.send(
                     call, targets, deadline, self._resolve_fallback, forward
                 )
@@ -251,7 +253,7 @@ class AzureGateway:
                 return False
             alias = targets[0].alias
         try:
-            async with asyncio.timeout(self._timeout):
+            with self._deadlines.start():
                 listing = await list_models(self.catalog, self._transport, alias)
         except TimeoutError:
             raise self._timeout_error() from None
