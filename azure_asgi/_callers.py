@@ -39,6 +39,10 @@ class Principal:
     claims: Mapping[str, Any] = field(default_factory=dict)
 
 
+# Shared: a Principal is immutable, so key and anonymous callers need no object per request.
+_CLIENT_KEY = Principal(subject="client-key")
+_ANONYMOUS = Principal(subject="anonymous")
+
 AuthorizeHook = Callable[[Scope], "Principal | Awaitable[Principal | None] | None"]
 
 _NO_ACCESS = (
@@ -88,12 +92,12 @@ class Callers:
         if self._keys:
             for value in presented_keys(headers):
                 if self.is_client_key(value):
-                    return Principal(subject="client-key")
+                    return _CLIENT_KEY
             if self._anonymous:
-                return Principal(subject="anonymous")
+                return _ANONYMOUS
             raise GatewayError(401, _BAD_KEY, code="invalid_api_key")
         if self._anonymous:
-            return Principal(subject="anonymous")
+            return _ANONYMOUS
         raise GatewayError(401, _NO_ACCESS, code="no_client_access_configured")
 
     async def _call_hook(self, scope: Scope) -> Principal:

@@ -18,7 +18,11 @@ __all__ = ["RouteFamily", "RouteMatch", "RouteTable", "route_segments"]
 RouteFamily = Literal["unified", "azure", "azure_v1"]
 
 
-def route_segments(scope: Scope) -> list[str]:
+_SEGMENTS: dict[tuple[str, bytes], tuple[str, ...]] = {}
+_SEGMENTS_MAX = 4096
+
+
+def route_segments(scope: Scope) -> tuple[str, ...]:
     """The request path below the mount point, as normalised, percent-decoded segments.
 
     Segments come from ``raw_path`` when the server provides it, so an encoded ``/`` inside a
@@ -29,10 +33,27 @@ def route_segments(scope: Scope) -> list[str]:
     root_path: str = scope.get("root_path", "")
     raw: bytes | None = scope.get("raw_path")
     if raw is not None:
+        # A service sees few distinct paths: remember their segments (bounded, so unique
+        # paths from a scanner cannot grow it without limit).
+        key = (root_path, raw)
+        cached = _SEGMENTS.get(key)
+        if cached is not None:
+            return cached
+        segments = _segments(root_path, raw, None)
+        if len(_SEGMENTS) >= _SEGMENTS_MAX:
+            _SEGMENTS.clear()
+        _SEGMENTS[key] = segments
+        return segments
+    return _segments(root_path, None, scope["path"])
+
+
+def _segments(root_path: str, raw: bytes | None, path: str | None) -> tuple[str, ...]:
+    if raw is not None:
         raw = raw.split(b"?", 1)[0]  # some servers leave the query string on raw_path
         parts = [unquote(p, errors="replace") for p in raw.decode("latin-1").split("/")]
     else:
-        parts = scope["path"].split("/")
+        assert path is not None
+        parts = path.split("/")
     skip = len([p for p in root_path.split("/") if p]) if root_path else 0
     out: list[str] = []
     for part in parts:
@@ -45,7 +66,7 @@ def route_segments(scope: Scope) -> list[str]:
         out.append(part)
     # The mount point itself is matched by the host (Mount or the middleware); what is left
     # is the gateway's own path.
-    return out[skip:]
+    return tuple(out[skip:])
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,11 +32,12 @@ def scope(path: str, root_path: str = "", raw: bool = True) -> dict[str, Any]:
     ],
 )
 def test_route_segments(path: str, root: str, expected: list[str]) -> None:
-    assert route_segments(scope(path, root)) == expected
+    assert list(route_segments(scope(path, root))) == expected
+    assert list(route_segments(scope(path, root))) == expected  # from the cache, the same
 
 
 def test_route_segments_without_raw_path() -> None:
-    assert route_segments(scope("/llm/v1/chat", "/llm", raw=False)) == ["v1", "chat"]
+    assert route_segments(scope("/llm/v1/chat", "/llm", raw=False)) == ("v1", "chat")
 
 
 def test_match_families() -> None:
