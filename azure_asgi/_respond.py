@@ -79,6 +79,45 @@ async def relay(
         await pump_bytes(resp, send, state)
 
 
+#: A stream still running after this long gets a task watching for its caller to leave;
+#: quicker ones finish before a disconnect could matter, and cost a timer instead of a task.
+WATCH_AFTER_S = 0.02
+
+
+class _CallerWatch:
+    """Cancels the relaying task when ``http.disconnect`` arrives, so the upstream is closed at
+    once even when no chunk is due for a while."""
+
+    __slots__ = ("_active", "_receive", "_task", "_timer", "_watch", "gone")
+
+    def __init__(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+        self._receive = receive
+        self._task = task
+        self._active = True
+        self._watch: asyncio.Task[None] | None = None
+        self.gone = False
+        loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = loop.call_later(WATCH_AFTER_S, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._active:
+            self._watch = asyncio.get_running_loop().create_task(_until_disconnect(self._receive))
+            self._watch.add_done_callback(self._left)
+
+    def _left(self, watch: asyncio.Task[None]) -> None:
+        if self._active and not watch.cancelled() and watch.exception() is None:
+            self.gone = True
+            self._task.cancel()
+
+    def stop(self) -> None:
+        self._active = False
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
+
+
 async def _relay_stream(
     resp: UpstreamResponse,
     call: Call,
@@ -88,29 +127,15 @@ async def _relay_stream(
     extra: dict[str, Any],
     transform: Callable[[bytes], bytes] | None,
 ) -> None:
-    """Pump the stream in this task while one watcher task listens for the caller leaving.
-
-    The watcher cancels this task when ``http.disconnect`` arrives, so the upstream is closed at
-    once even when no chunk is due for a while (one extra task per stream, not two plus a wait).
-    """
+    """Pump the stream in this task, cancelled by a :class:`_CallerWatch` if the caller leaves."""
     task = asyncio.current_task()
     assert task is not None
-    watching = True
-    gone = False
-
-    def caller_left(watch: asyncio.Future[None]) -> None:
-        nonlocal gone
-        if watching and not watch.cancelled() and watch.exception() is None:
-            gone = True
-            task.cancel()
-
-    watch = asyncio.ensure_future(_until_disconnect(receive))
-    watch.add_done_callback(caller_left)
+    watch = _CallerWatch(receive, task)
     terminals = call.match.operation.stream_terminal
     try:
         await pump_stream(resp, send, state, terminals, transform)
     except asyncio.CancelledError:
-        if not gone:
+        if not watch.gone:
             raise  # the deadline, or the server shutting down
         task.uncancel()  # our own cancellation: the caller left, nothing more to do
     except UpstreamError as exc:
@@ -127,8 +152,7 @@ async def _relay_stream(
     except OSError:
         return  # the caller disconnected while we were sending
     finally:
-        watching = False
-        watch.cancel()
+        watch.stop()
 
 
 async def _until_disconnect(receive: Receive) -> None:
