@@ -173,8 +173,10 @@ async def pump_stream(
         buf = buf + chunk if buf else chunk
         end = _event_end(buf)
         if end:
-            last = buf[:end]
-            buf = buf[end:]
+            if end == len(buf):  # the usual case: the chunk ends on an event boundary, no copy
+                last, buf = buf, b""
+            else:
+                last, buf = buf[:end], buf[end:]
             out = transform(last) if transform is not None else last
             await send({"type": "http.response.body", "body": out, "more_body": True})
     if buf.strip():
