@@ -424,70 +424,50 @@ async def test_speech_relays_the_emulators_audio_bytes(
 AUDIO = ("talk.wav", bytes(range(256)) * 250)  # 64 000 bytes: two seconds to the emulator
 
 
-@families("azure")
-async def test_transcriptions_in_every_response_format(
-    gateway: AzureGateway, emulator: AzureEmulator, family: str
+@families("azure", "unified")
+@pytest.mark.parametrize(
+    ("op", "request_type", "word"),
+    [
+        ("transcriptions", "transcription", "transcript"),
+        ("translations", "translation", "translation"),
+    ],
+)
+async def test_audio_text_in_every_response_format(
+    gateway: AzureGateway,
+    emulator: AzureEmulator,
+    family: str,
+    op: str,
+    request_type: str,
+    word: str,
 ) -> None:
     client = sdk(family, gateway)
-    text = f"transcript of talk.wav ({len(AUDIO[1])} bytes)"
-    path = "/openai/deployments/my-whisper/audio/transcriptions"
+    create = getattr(client.audio, op).create
+    text = f"{word} of talk.wav ({len(AUDIO[1])} bytes)"
+    path = f"/openai/deployments/my-whisper/audio/{op}"
 
-    as_json = await client.audio.transcriptions.create(model="whisper", file=AUDIO)
+    as_json = await create(model="whisper", file=AUDIO)
     assert as_json.text == text
-    assert_extra(as_json, "transcription", "my-whisper", "whisper")
+    assert_extra(as_json, request_type, "my-whisper", "whisper")
     seen = emulator.last_request
     assert_upstream(seen, "POST", path, deployment_version(family))
     assert seen.form == {"model": "whisper"}
-    assert seen.files["file"][0] == "talk.wav" and seen.files["file"][2] == AUDIO[1]
+    assert seen.files["file"][0] == "talk.wav"
+    assert seen.files["file"][2] == AUDIO[1]
 
-    as_text = await client.audio.transcriptions.with_raw_response.create(
+    as_text = await getattr(client.audio, op).with_raw_response.create(
         model="whisper", file=AUDIO, response_format="text"
     )
     assert as_text.parse() == text
     assert as_text.headers["content-type"] == "text/plain; charset=utf-8"
     assert emulator.last_request.form == {"model": "whisper", "response_format": "text"}
-    srt = await client.audio.transcriptions.create(
-        model="whisper", file=AUDIO, response_format="srt", language="en"
-    )
+    srt = await create(model="whisper", file=AUDIO, response_format="srt", prompt="context")
     assert srt == f"1\n00:00:00,000 --> 00:00:02,000\n{text}\n\n"
     seen = emulator.last_request
     assert_upstream(seen, "POST", path, deployment_version(family))
-    assert seen.form == {"model": "whisper", "response_format": "srt", "language": "en"}
-    vtt = await client.audio.transcriptions.create(
-        model="whisper", file=AUDIO, response_format="vtt"
-    )
+    assert seen.form == {"model": "whisper", "response_format": "srt", "prompt": "context"}
+    vtt = await create(model="whisper", file=AUDIO, response_format="vtt")
     assert vtt == f"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n{text}\n\n"
     assert emulator.last_request.files["file"][2] == AUDIO[1]
-
-
-@families("unified")
-async def test_translations_in_every_response_format(
-    gateway: AzureGateway, emulator: AzureEmulator, family: str
-) -> None:
-    client = sdk(family, gateway)
-    text = f"translation of talk.wav ({len(AUDIO[1])} bytes)"
-    path = "/openai/deployments/my-whisper/audio/translations"
-
-    as_json = await client.audio.translations.create(model="whisper", file=AUDIO)
-    assert as_json.text == text
-    assert_extra(as_json, "translation", "my-whisper", "whisper")
-    seen = emulator.last_request
-    assert_upstream(seen, "POST", path, deployment_version(family))
-    assert seen.form == {"model": "whisper"} and seen.files["file"][2] == AUDIO[1]
-
-    as_text = await client.audio.translations.create(
-        model="whisper", file=AUDIO, response_format="text"
-    )
-    assert as_text == text
-    srt = await client.audio.translations.create(model="whisper", file=AUDIO, response_format="srt")
-    assert srt == f"1\n00:00:00,000 --> 00:00:02,000\n{text}\n\n"
-    vtt = await client.audio.translations.create(
-        model="whisper", file=AUDIO, response_format="vtt", prompt="context"
-    )
-    assert vtt == f"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n{text}\n\n"
-    seen = emulator.last_request
-    assert_upstream(seen, "POST", path, deployment_version(family))
-    assert seen.form == {"model": "whisper", "response_format": "vtt", "prompt": "context"}
 
 
 # ---------------------------------------------------------------- responses
