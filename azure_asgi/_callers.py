@@ -13,14 +13,9 @@ from ._config import ClientsConfig
 from ._errors import GatewayError
 from ._types import Scope
 
-__all__ = ["CALLER_CREDENTIAL_HEADERS", "AuthorizeHook", "Callers", "Principal"]
+__all__ = ["AuthorizeHook", "Callers", "Principal", "presented_keys"]
 
 logger = logging.getLogger("azure_asgi")
-
-
-#: Headers that carry the caller's own credentials. None of them is ever sent upstream (the
-#: upstream request is built from an allow-list), and they are named here for the direct-key path.
-CALLER_CREDENTIAL_HEADERS = (b"api-key", b"authorization", b"x-gateway-key", b"cookie")
 
 
 @dataclass(frozen=True)

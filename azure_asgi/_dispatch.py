@@ -61,11 +61,10 @@ class BufferedResponse:
 
 @dataclass(slots=True)
 class Outcome:
-    """What came back, from which target, after how many attempts."""
+    """What came back, and from which target."""
 
     response: UpstreamResponse
     target: Target
-    attempts: int
 
 
 def _retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
@@ -133,7 +132,7 @@ class Dispatcher:
                 delay = None
             else:
                 if resp.status not in RETRYABLE or attempt >= self._max_attempts:
-                    return Outcome(resp, target, attempt)
+                    return Outcome(resp, target)
                 body = await resp.read()
                 await resp.aclose()
                 last = BufferedResponse(resp.status, resp.headers, body)
@@ -150,7 +149,7 @@ class Dispatcher:
                 await asyncio.sleep(backoff)
         assert last is not None
         assert failed is not None
-        return Outcome(last, failed, attempt)
+        return Outcome(last, failed)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -134,13 +134,12 @@ async def send_upstream_error(
 class StreamState:
     """What the stream relay has done so far; read by the app when something fails mid-way."""
 
-    __slots__ = ("kind", "started", "terminal_seen")
+    __slots__ = ("kind", "started")
 
     def __init__(self) -> None:
         #: How the answer is relayed: ``json``, ``sse`` or ``bytes``.
         self.kind = "json"
         self.started = False
-        self.terminal_seen = False
 
 
 def _event_end(buf: bytes) -> int:
@@ -189,7 +188,6 @@ async def pump_stream(
         final = body[body.rfind(b"\n\n") + 1 :]
         if not any(t in final for t in terminals):
             raise UpstreamError("the upstream stream ended before it was complete", started=True)
-    state.terminal_seen = True
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -205,7 +203,6 @@ async def pump_bytes(resp: UpstreamResponse, send: Send, state: StreamState) -> 
     async for chunk in resp.iter_chunks():
         if chunk:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    state.terminal_seen = True
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
