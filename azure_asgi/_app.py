@@ -1,30 +1,35 @@
-"""``AzureGateway``: the ASGI entry point, its lifespan, and one request from start to finish."""
+"""``AzureGateway``: the ASGI shell, its lifespan, and one request's stages in order.
+
+The shell names no operation and no family: the route's descriptor says which handler answers
+(docs/architecture.md), the catalog resolves targets, the dispatcher sends and the relay
+answers. Everything a request learns on the way is kept on its :class:`Exchange`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._callers import AuthorizeHook, Callers
-from ._calls import Call, read_call
-from ._config import GatewayConfig
+from ._catalog import Catalog, Target, unsupported_family
+from ._config import GatewayConfig, family_of
 from ._deadlines import Deadlines
 from ._direct import DirectKeys
 from ._dispatch import Dispatcher
-from ._errors import ClientGone, GatewayError
+from ._errors import ClientGone, GatewayError, timeout_error
+from ._exchange import Exchange
 from ._identity import UpstreamAuth, build_auth
-from ._models import list_models
-from ._relay import StreamState, send_error, send_json
-from ._resources import ApiVersions, Catalog, Target
-from ._respond import end_stream, relay
+from ._inbound import read_inbound
+from ._model_list import answer_model_list
+from ._relay import CallerWatch, relay, send_error
 from ._routing import RouteTable, route_segments
-from ._transport import UpstreamError, UpstreamResponse, make_transport
+from ._transport import HttpClient, make_transport
 from ._types import Receive, Scope, Send
+from .families import ApiVersions, adapters
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -33,10 +38,7 @@ __all__ = ["AzureGateway"]
 
 logger = logging.getLogger("azure_asgi")
 
-
-# Request headers the upstream may see: an allow-list, so a caller's credentials and cookies can
-# never travel upstream whatever they are called.
-_FORWARD = (b"x-ms-client-request-id",)
+_Handler = Callable[[Exchange, Receive, Send], Awaitable[None]]
 
 
 class AzureGateway:
@@ -60,7 +62,7 @@ class AzureGateway:
         config: GatewayConfig | Mapping[str, Any] | str | os.PathLike[str],
         *,
         authorize: AuthorizeHook | None = None,
-        http_client: Any = None,
+        http_client: HttpClient = None,
         credentials: Mapping[str, AsyncTokenCredential] | None = None,
     ) -> None:
         self.config = GatewayConfig.coerce(config)
@@ -78,13 +80,21 @@ class AzureGateway:
         self._callers = Callers(self.config.clients, authorize)
         self._routes = RouteTable()
         self._transport = make_transport(http_client)
-        versions = ApiVersions(self.config.api_version, self.config.api_versions)
-        self._dispatcher = Dispatcher(self._transport, self.config.retries, versions)
+        self._adapters = adapters(ApiVersions(self.config.api_version, self.config.api_versions))
+        self._dispatcher = Dispatcher(
+            self._transport, self.config.retries, self._adapters, self._fallback_targets
+        )
         self._direct = DirectKeys(self.config.direct_keys, self._callers)
-        self._max_body = self.config.limits.max_body_bytes
-        self._max_upload = self.config.limits.max_upload_bytes
-        self._timeout = self.config.timeout_s
-        self._deadlines = Deadlines(self._timeout)
+        limits = self.config.limits
+        self._max_body = limits.max_body_bytes
+        self._max_upload = limits.max_upload_bytes
+        self._max_in_flight = limits.max_concurrency
+        self._in_flight = 0
+        self._deadlines = Deadlines(self.config.timeout_s)
+        self._handlers: dict[str, _Handler] = {
+            "upstream": self._proxy,
+            "model_list": self._model_list,
+        }
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -131,42 +141,13 @@ class AzureGateway:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        headers: dict[bytes, bytes] = dict(scope["headers"])
-        extra: dict[str, Any] = {"provider": "azure"}
-        call: Call | None = None
+        ex = Exchange(scope, self._deadlines.new())
+        self._in_flight += 1
         try:
-            # Authenticate before routing: an unauthenticated caller learns nothing, not even
-            # which paths exist.
-            await self._callers.authenticate(scope, headers)
-            match = self._routes.match(scope["method"], route_segments(scope))
-            op = match.operation
-            extra["request_type"] = op.request_type
-            if match.deployment is not None:
-                extra["model_requested"] = match.deployment
-            if not op.supported:
-                raise GatewayError(
-                    400,
-                    f"Azure OpenAI does not offer {scope['method']} /v1/{op.path}: this "
-                    "operation has no Azure equivalent, so nothing was sent upstream.",
-                    code="unsupported_operation",
-                )
-            call = await read_call(
-                match,
-                receive,
-                headers,
-                scope.get("query_string", b""),
-                self.catalog.by_name,
-                max_body=self._max_body,
-                max_upload=self._max_upload,
-            )
-            if call.model is not None:
-                extra["model_requested"] = call.model
-            if op.request_type == "list_models" and await self._models(call, send, extra, started):
-                return
-            await self._serve(call, headers, receive, send, extra, started)
+            await self._handle(ex, receive, send)
         except GatewayError as exc:
-            await send_error(send, exc, extra)
+            if ex.status == 0:
+                await _answer_error(send, ex, exc)
         except ClientGone:
             return
         except Exception:
@@ -175,114 +156,126 @@ class AzureGateway:
             logger.exception(
                 "azure-asgi: unexpected error on %s %s", scope["method"], scope["path"]
             )
-            error = GatewayError(500, "The gateway failed unexpectedly.", code="internal_error")
-            # If the response had already started, the server closes the connection instead.
-            with contextlib.suppress(Exception):
-                await send_error(send, error, extra)
+            if ex.status == 0:
+                error = GatewayError(500, "The gateway failed unexpectedly.", code="internal_error")
+                await _answer_error(send, ex, error)
         finally:
-            if call is not None:
-                call.close()
+            self._in_flight -= 1
+            ex.ended = time.perf_counter()
+            if ex.inbound is not None:
+                ex.inbound.close()
 
-    def _targets(self, call: Call, headers: dict[bytes, bytes]) -> list[Target]:
-        direct = self._direct.targets(call, headers)
-        if direct is not None:
-            targets = direct
-        else:
-            header = headers.get(b"x-azure-resource")
-            pinned = header.decode("latin-1").strip() if header else None
-            targets = self.catalog.targets_for(call, pinned)
-        if targets[0].family == "anthropic":
+    async def _handle(self, ex: Exchange, receive: Receive, send: Send) -> None:
+        scope = ex.scope
+        if self._max_in_flight is not None and self._in_flight > self._max_in_flight:
+            raise GatewayError(
+                503,
+                f"The gateway is at its limit of {self._max_in_flight} requests in flight "
+                "(limits.max_concurrency); retry shortly.",
+                code="overloaded",
+                headers={"retry-after": "1"},
+            )
+        segments = route_segments(scope)
+        try:
+            ex.route = self._routes.match(scope["method"], segments)
+        except GatewayError as exc:
+            # Authenticate first all the same: an unknown caller learns nothing, not even
+            # which paths exist.
+            await self._authenticate(ex, segments)
+            raise exc from None
+        await self._authenticate(ex, segments)
+        route = ex.route
+        op = route.operation
+        ex.extra["request_type"] = op.request_type
+        if route.deployment is not None:
+            ex.extra["model_requested"] = route.deployment
+        if not op.supported:
             raise GatewayError(
                 400,
-                f"'{call.model}' is a Claude deployment; this version of the gateway serves "
-                "OpenAI-family deployments only for this operation.",
+                f"Azure OpenAI does not offer {scope['method']} /v1/{op.path}: this "
+                "operation has no Azure equivalent, so nothing was sent upstream.",
                 code="unsupported_operation",
-                param="model",
             )
+        try:
+            with ex.deadline:
+                ex.inbound = await read_inbound(
+                    route,
+                    receive,
+                    ex.headers,
+                    scope.get("query_string", b""),
+                    self.catalog.by_name,
+                    max_body=self._max_body,
+                    max_upload=self._max_upload,
+                )
+        except TimeoutError:
+            raise GatewayError(
+                408,
+                "The request body did not arrive within the request's deadline "
+                f"({self.config.timeout_s:g} s, timeout_s in the gateway config).",
+                code="request_timeout",
+            ) from None
+        if ex.inbound.model is not None:
+            ex.extra["model_requested"] = ex.inbound.model
+        await self._handlers[op.handler](ex, receive, send)
+
+    async def _authenticate(self, ex: Exchange, segments: tuple[str, ...]) -> None:
+        principal = await self._callers.authenticate(ex.scope, ex.headers, segments, ex.route)
+        ex.principal = principal
+        # For the host: who called, once the gateway has decided.
+        ex.scope["azure_asgi.principal"] = principal
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    async def _proxy(self, ex: Exchange, receive: Receive, send: Send) -> None:
+        """Send the request upstream and relay the answer."""
+        ex.targets = self._targets(ex)
+        with CallerWatch(receive):
+            try:
+                with ex.deadline:
+                    outcome = await self._dispatcher.send(ex)
+            except TimeoutError:
+                outcome = timeout_error(self.config.timeout_s)
+            await relay(ex, outcome, send)
+
+    async def _model_list(self, ex: Exchange, receive: Receive, send: Send) -> None:
+        """``GET /models``: the merged list, or one alias; an upstream model id is proxied."""
+        try:
+            with ex.deadline:
+                answered = await answer_model_list(ex, self.catalog, self._transport, send)
+        except TimeoutError:
+            raise timeout_error(self.config.timeout_s) from None
+        if not answered:
+            await self._proxy(ex, receive, send)
+
+    def _targets(self, ex: Exchange) -> list[Target]:
+        call = ex.inbound
+        assert call is not None
+        direct = self._direct.targets(call, ex.headers)
+        targets = direct if direct is not None else self.catalog.targets_for(call)
+        family = targets[0].family
+        if family not in ex.operation.families:
+            raise unsupported_family(call.model or "", family, ex.operation.request_type)
         return targets
 
-    async def _serve(
-        self,
-        call: Call,
-        headers: dict[bytes, bytes],
-        receive: Receive,
-        send: Send,
-        extra: dict[str, Any],
-        started: float,
-    ) -> None:
-        targets = self._targets(call, headers)
-        forward = [
-            (k.decode("latin-1"), headers[k].decode("latin-1")) for k in _FORWARD if k in headers
-        ]
-        state = StreamState()
-        resp: UpstreamResponse | None = None
-        deadline = time.monotonic() + self._timeout
-        try:
-            with self._deadlines.start():
-                outcome = await self._dispatcher.send(
-                    call, targets, deadline, self._resolve_fallback, forward
-                )
-                resp = outcome.response
-                _describe(extra, outcome.target)
-                await relay(resp, call, outcome.target, receive, send, state, extra, started)
-        except TimeoutError:
-            error = self._timeout_error()
-            if not state.started:
-                raise error from None
-            if state.kind == "sse":
-                await end_stream(send, error.error_object(), 504, extra)
-        except UpstreamError as exc:
-            if not state.started:
-                raise GatewayError(
-                    502, f"The upstream answer broke off: {exc}.", code="stream_interrupted"
-                ) from None
-            # A binary body broke off mid-way: leaving the response unfinished makes the
-            # server drop the connection, so the caller never takes it for complete.
-            logger.warning("azure-asgi: answer from %s broke off: %s", extra.get("resource"), exc)
-        finally:
-            if resp is not None:
-                await resp.aclose()
+    def _fallback_targets(self, ex: Exchange, alias: str) -> list[Target]:
+        """A fallback alias's targets, or none when its family cannot serve the operation.
 
-    async def _models(self, call: Call, send: Send, extra: dict[str, Any], started: float) -> bool:
-        """Answer ``GET /models`` and ``GET /models/<alias>`` from config plus every resource's
-        list; False when the call is for an upstream model id (forwarded as usual)."""
-        alias = None
-        if call.object_id is not None:
-            targets = self.catalog.lookup(call.object_id)
-            if targets is None:
-                return False
-            alias = targets[0].alias
-        try:
-            with self._deadlines.start():
-                listing = await list_models(self.catalog, self._transport, alias)
-        except TimeoutError:
-            raise self._timeout_error() from None
-        extra["resources_failed"] = listing.pop("resources_failed")
-        extra["latency_ms"] = _ms(started)
-        body = listing["data"][0] if alias is not None else listing
-        await send_json(send, 200, _dumps({**body, "extra_fields": extra}))
-        return True
-
-    def _resolve_fallback(self, alias: str) -> list[Target]:
-        return self.catalog.resolve(alias)
-
-    def _timeout_error(self) -> GatewayError:
-        return GatewayError(
-            504,
-            f"The request ran out of its {self._timeout:g} s deadline (timeout_s in the "
-            "gateway config), retries included.",
-            code="timeout",
-        )
+        A direct-key request never reaches a configured resource or credential: its fallbacks
+        are other deployments on the caller's own endpoint, with the caller's own key.
+        """
+        first = ex.targets[0]
+        if first.resource.direct:
+            name = alias.removeprefix("azure/")
+            targets = [Target(first.resource, name, name, family_of(name))]
+        else:
+            targets = self.catalog.resolve(alias)
+        if targets[0].family not in ex.operation.families:
+            logger.info("azure-asgi: fallback %s cannot serve this operation; skipped", alias)
+            return []
+        return targets
 
 
-def _describe(extra: dict[str, Any], target: Target) -> None:
-    extra["model_deployment"] = target.deployment
-    extra["resource"] = target.resource.name
-
-
-def _ms(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)
-
-
-def _dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+async def _answer_error(send: Send, ex: Exchange, error: GatewayError) -> None:
+    # If the response had already started, the server closes the connection instead.
+    with contextlib.suppress(Exception):
+        await send_error(send, ex, error)

@@ -1,4 +1,9 @@
-"""Who may call the gateway: the ``authorize`` hook, client keys, and the safe default."""
+"""Who may call the gateway: the ``authorize`` hook, client keys, and the safe default.
+
+The hook sees the path exactly as the gateway routes it (dot segments resolved, percent-escapes
+decoded), so a rule on ``scope["path"]`` cannot be sidestepped by spelling a path another way,
+and the route it matched as ``scope["azure_asgi.route"]`` (docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,17 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from asgiref.sync import sync_to_async
 
 from ._config import ClientsConfig
 from ._errors import GatewayError
 from ._types import Scope
+
+if TYPE_CHECKING:
+    from ._routing import RouteMatch
 
 __all__ = ["AuthorizeHook", "Callers", "Principal", "presented_keys"]
 
@@ -69,7 +80,16 @@ class Callers:
     """Decides, before any routing, whether a request may use the gateway."""
 
     def __init__(self, clients: ClientsConfig, authorize: AuthorizeHook | None) -> None:
-        self._authorize = authorize
+        self._authorize: Callable[[Scope], Any] | None = None
+        if authorize is not None:
+            is_async = inspect.iscoroutinefunction(authorize) or inspect.iscoroutinefunction(
+                getattr(authorize, "__call__", None)  # noqa: B004 - an async __call__ object
+            )
+            # A sync hook runs in a thread, never on the event loop: it may block (a database
+            # look-up, the Django ORM: thread_sensitive keeps Django's one-thread rule).
+            self._authorize = (
+                authorize if is_async else sync_to_async(authorize, thread_sensitive=True)
+            )
         self._anonymous = clients.anonymous
         self._keys = tuple(k.get_secret_value().encode() for k in clients.api_keys)
 
@@ -81,9 +101,16 @@ class Callers:
             matched |= hmac.compare_digest(value, key)
         return matched
 
-    async def authenticate(self, scope: Scope, headers: Mapping[bytes, bytes]) -> Principal:
+    async def authenticate(
+        self,
+        scope: Scope,
+        headers: Mapping[bytes, bytes],
+        segments: tuple[str, ...],
+        route: RouteMatch | None,
+    ) -> Principal:
+        """The caller's :class:`Principal`, or a 401/403 :class:`GatewayError`."""
         if self._authorize is not None:
-            return await self._call_hook(scope)
+            return await self._call_hook(_hook_scope(scope, segments, route))
         if self._keys:
             for value in presented_keys(headers):
                 if self.is_client_key(value):
@@ -98,7 +125,7 @@ class Callers:
     async def _call_hook(self, scope: Scope) -> Principal:
         assert self._authorize is not None
         try:
-            result = self._authorize(scope)
+            result = await self._authorize(scope)
             if inspect.isawaitable(result):
                 result = await result
         except PermissionError as exc:
@@ -120,3 +147,15 @@ class Callers:
             )
             raise GatewayError(500, "The authorize hook failed.", code="authorize_failed")
         return result
+
+
+def _hook_scope(scope: Scope, segments: tuple[str, ...], route: RouteMatch | None) -> Scope:
+    """The scope the hook sees: the host's, with the path as routed and the matched route."""
+    path = scope.get("root_path", "") + "/" + "/".join(segments)
+    raw = "/" + "/".join(quote(s, safe="") for s in segments)
+    return {
+        **scope,
+        "path": path,
+        "raw_path": (scope.get("root_path", "") + raw).encode("utf-8", "replace"),
+        "azure_asgi.route": route,
+    }

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._config_errors import ConfigError, FieldErrors, Loc, config_error, expand, parse_text
+from ._config_loading import ConfigError, FieldErrors, Loc, config_error, expand, parse_text
 from ._operations import REQUEST_TYPES
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "ManagedIdentityConfig",
     "ResourceConfig",
     "RetryConfig",
+    "family_of",
 ]
 
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -60,6 +61,9 @@ class RetryConfig(_Model):
     max_attempts: Annotated[int, Field(ge=1)] = 3
     initial_backoff_ms: Annotated[int, Field(ge=0)] = 500
     max_backoff_ms: Annotated[int, Field(ge=0)] = 5000
+    #: The longest a resource is kept out of balancing after a failure, whatever its
+    #: ``retry-after`` says (an ``inf`` or a day-long value must not remove it for good).
+    max_cooldown_s: Annotated[float, Field(gt=0)] = 60.0
 
 
 class LimitsConfig(_Model):
@@ -67,6 +71,9 @@ class LimitsConfig(_Model):
 
     max_body_bytes: Annotated[int, Field(gt=0)] = 33554432
     max_upload_bytes: Annotated[int, Field(gt=0)] = 536870912
+    #: Requests in flight at once, gateway-wide; past it callers get 503 with ``retry-after``.
+    #: None: no bound of the gateway's own (the host's server may have one).
+    max_concurrency: Annotated[int, Field(gt=0)] | None = None
 
 
 class ManagedIdentityConfig(_Model):
@@ -159,11 +166,20 @@ class DeploymentConfig(_Model):
     fallbacks: tuple[str, ...] = ()
 
 
+def family_of(*names: str) -> Literal["openai", "anthropic"]:
+    """The model family a deployment belongs to when config does not say, read from its names:
+    ``anthropic`` when any names Claude or Anthropic, else ``openai``."""
+    for name in names:
+        lowered = name.lower()
+        if "claude" in lowered or "anthropic" in lowered:
+            return "anthropic"
+    return "openai"
+
+
 def _with_family(alias: str, dc: DeploymentConfig) -> DeploymentConfig:
     if dc.family is not None:
         return dc
-    claude = "claude" in alias.lower() or "claude" in dc.deployment.lower()
-    return dc.model_copy(update={"family": "anthropic" if claude else "openai"})
+    return dc.model_copy(update={"family": family_of(alias, dc.deployment)})
 
 
 class ResourceConfig(_Model):

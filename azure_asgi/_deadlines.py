@@ -5,6 +5,10 @@ that was ~8 us of a ~220 us request. Here a request only joins and leaves a set;
 every ``tick`` (a tenth of ``timeout_s``, at most a second) and cancels the requests whose time
 is up, which then see :class:`TimeoutError` exactly as with ``asyncio.timeout``. A deadline is
 thus kept to within one tick.
+
+One :class:`Deadline` covers a whole request: reading its body, every upstream attempt and the
+relay. It can be entered again for each of those phases (``with deadline:``), and is only
+watched while entered, so the phases in between (rendering an answer) are never interrupted.
 """
 
 from __future__ import annotations
@@ -15,26 +19,45 @@ __all__ = ["Deadline", "Deadlines"]
 
 
 class Deadline:
-    """``with deadlines.start():`` — raises TimeoutError out of the block once time is up."""
+    """``with deadline:`` raises TimeoutError out of the block once the request's time is up."""
 
     __slots__ = ("_owner", "at", "expired", "task")
 
-    def __init__(self, owner: Deadlines, task: asyncio.Task[object], at: float) -> None:
+    def __init__(self, owner: Deadlines, at: float) -> None:
         self._owner = owner
-        self.task = task
         self.at = at
         self.expired = False
+        self.task: asyncio.Task[object] | None = None
+
+    @property
+    def timeout_s(self) -> float:
+        return self._owner.timeout_s
+
+    def left(self) -> float:
+        """Seconds until the deadline (negative once it passed)."""
+        return self.at - asyncio.get_running_loop().time()
 
     def __enter__(self) -> Deadline:
+        if self.expired or self.left() <= 0:
+            self.expired = True
+            raise TimeoutError
+        self.task = asyncio.current_task()
+        self._owner.watch(self)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self._owner.live.discard(self)
-        if self.expired and self.task.uncancel() == 0 and exc_type is asyncio.CancelledError:
+        task = self.task
+        self.task = None
+        # uncancel() first, whatever ended the block: the sweep's cancel must not outlive it.
+        expired = self.expired and task is not None and task.uncancel() == 0
+        if expired and exc_type is asyncio.CancelledError:
             raise TimeoutError
 
 
 class Deadlines:
+    """The sweep shared by every request of one gateway."""
+
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self.tick = min(1.0, max(timeout_s / 10, 0.005))
@@ -42,17 +65,17 @@ class Deadlines:
         self._sweeper: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def start(self) -> Deadline:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        assert task is not None
-        deadline = Deadline(self, task, loop.time() + self.timeout_s)
+    def new(self) -> Deadline:
+        """A deadline ``timeout_s`` from now, for one request."""
+        return Deadline(self, asyncio.get_running_loop().time() + self.timeout_s)
+
+    def watch(self, deadline: Deadline) -> None:
         self.live.add(deadline)
+        loop = asyncio.get_running_loop()
         if self._sweeper is None or self._loop is not loop:
             # (Re)start per event loop: a gateway may outlive the loop it first ran in.
             self._loop = loop
             self._sweeper = loop.create_task(self._sweep(loop))
-        return deadline
 
     async def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -61,7 +84,8 @@ class Deadlines:
                 now = loop.time()
                 for deadline in [d for d in self.live if d.at <= now and not d.expired]:
                     deadline.expired = True
-                    deadline.task.cancel()
+                    if deadline.task is not None:
+                        deadline.task.cancel()
         finally:
             if self._loop is loop:
                 self._sweeper = None

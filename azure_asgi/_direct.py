@@ -13,15 +13,14 @@ from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
 from ._callers import Callers
-from ._calls import Call
-from ._config import DirectKeysConfig
+from ._catalog import Resource, Target
+from ._config import DirectKeysConfig, family_of
 from ._errors import GatewayError
 from ._identity import ApiKeyAuth, BearerTokenAuth, UpstreamAuth
-from ._resources import Resource, Target
+from ._inbound import Inbound
 
 __all__ = ["DirectKeys", "endpoint_origin"]
 
-HEADER = b"x-bf-azure-endpoint"
 _HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -55,10 +54,9 @@ class DirectKeys:
         self._patterns = tuple(p.lower() for p in config.allowed_endpoints)
         self._callers = callers
 
-    def targets(self, call: Call, headers: Mapping[bytes, bytes]) -> list[Target] | None:
+    def targets(self, call: Inbound, headers: Mapping[bytes, bytes]) -> list[Target] | None:
         """The one target a direct-key request goes to, or None for an ordinary request."""
-        raw = headers.get(HEADER)
-        endpoint = raw.decode("latin-1") if raw is not None else call.endpoint
+        endpoint = call.endpoint
         if endpoint is None:
             return None
         if not self._enabled:
@@ -84,9 +82,9 @@ class DirectKeys:
                 code="direct_keys_unsupported",
             )
         deployment = call.model[6:] if call.model.startswith("azure/") else call.model
-        family = "anthropic" if "claude" in deployment.lower() else "openai"
-        resource = Resource("direct", origin, self._caller_credential(headers))
-        return [Target(resource, deployment, deployment, family)]
+        credential = self._caller_credential(headers)
+        resource = Resource("direct", origin, credential, auth_method="direct_key", direct=True)
+        return [Target(resource, deployment, deployment, family_of(deployment))]
 
     def _caller_credential(self, headers: Mapping[bytes, bytes]) -> UpstreamAuth:
         key = headers.get(b"api-key")

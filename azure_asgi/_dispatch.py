@@ -1,159 +1,266 @@
-"""Sending one call upstream: balancing, retries, resource failover and alias fallbacks.
+"""Sending one request upstream: balancing, retries, cooldown, failover and alias fallbacks.
 
-The deadline (``timeout_s``) is enforced by the caller around :meth:`Dispatcher.send`; here every
-wait is also bounded by it, so a ``retry-after`` longer than what is left ends the attempts.
+The dispatcher only sends: each attempt's request is built by the target's family adapter, and
+what comes back is an :class:`Answer` worth relaying or a :class:`GatewayError` value, never an
+exception for an upstream failure. An answer is taken only once it is known to be relayable: a
+JSON body read whole, an event stream's first event received. A break before that is one more
+failed attempt, retried or failed over like any other. Every wait is bounded by the request's
+deadline (``timeout_s``), which the caller holds around :meth:`Dispatcher.send`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from ._calls import Call, StreamedBody
+from ._catalog import Target
 from ._config import RetryConfig
-from ._resources import ApiVersions, Target
+from ._errors import GatewayError
+from ._exchange import Attempt, Exchange
+from ._sse import event_boundary
 from ._transport import Transport, UpstreamError, UpstreamResponse
+from .families import Adapter
 
-__all__ = ["BufferedResponse", "Dispatcher", "Outcome"]
+__all__ = ["Answer", "Dispatcher", "Outcome", "content_kind"]
 
 logger = logging.getLogger("azure_asgi")
 
-#: Statuses worth another attempt: throttling, timeouts and server-side failures.
-RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
-
-_USER_AGENT = ("user-agent", "azure-asgi")
-_JSON = ("content-type", "application/json")
-
-
-class BufferedResponse:
-    """An upstream error already read, kept to return if no later attempt does better."""
-
-    __slots__ = ("body", "from_gateway", "headers", "status")
-
-    def __init__(
-        self,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        *,
-        from_gateway: bool = False,
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        #: True when no upstream answered: the error is the gateway's own (502).
-        self.from_gateway = from_gateway
-
-    async def iter_chunks(self):  # type: ignore[no-untyped-def]  # AsyncIterator[bytes]
-        yield self.body
-
-    async def read(self) -> bytes:
-        return self.body
-
-    async def aclose(self) -> None:
-        return None
+Kind = Literal["json", "sse", "bytes"]
 
 
 @dataclass(slots=True)
-class Outcome:
-    """What came back, and from which target."""
+class Answer:
+    """An upstream answer to relay: a success, or the error kept after every attempt failed.
 
-    response: UpstreamResponse
+    JSON and errors are read whole (``body``). A stream's ``body`` is what arrived up to and
+    including its first complete event; ``chunks`` yields the rest, and ``response`` must be
+    closed once relayed.
+    """
+
     target: Target
+    #: The target's family adapter, which shapes this answer for the caller.
+    adapter: Adapter
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    kind: Kind
+    body: bytes = b""
+    response: UpstreamResponse | None = None
+    chunks: AsyncIterator[bytes] | None = None
+
+    async def aclose(self) -> None:
+        if self.response is not None:
+            await self.response.aclose()
 
 
-def _retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
+Outcome = Answer | GatewayError
+
+
+def content_kind(headers: Sequence[tuple[bytes, bytes]]) -> Kind:
+    """How an answer is relayed: whole JSON (with extra_fields), SSE events, or raw bytes."""
+    content_type = b""
     for name, value in headers:
-        try:
-            if name == b"retry-after-ms":
-                return float(value) / 1000
-            if name == b"retry-after":
-                return float(value)
-        except ValueError:
-            continue
-    return None
+        if name == b"content-type":
+            content_type = value
+            break
+    if content_type.startswith(b"text/event-stream"):
+        return "sse"
+    if b"json" in content_type:
+        return "json"
+    return "bytes"
+
+
+class _Failed(Exception):
+    """An attempt that failed before any answer could be relayed."""
+
+    def __init__(self, error: Outcome, reason: str, retry_after: float | None = None) -> None:
+        self.error = error
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class Dispatcher:
-    def __init__(self, transport: Transport, retries: RetryConfig, versions: ApiVersions) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        retries: RetryConfig,
+        adapters: Mapping[str, Adapter],
+        resolve: Callable[[Exchange, str], list[Target]],
+    ) -> None:
         self._transport = transport
-        self._versions = versions
+        self._adapters = adapters
+        #: Targets of a fallback alias for this exchange (the catalog's, or a direct endpoint's).
+        self._resolve = resolve
         self._max_attempts = retries.max_attempts
         self._initial = retries.initial_backoff_ms / 1000
         self._max = retries.max_backoff_ms / 1000
+        self._max_cooldown = retries.max_cooldown_s
 
-    async def send(
-        self,
-        call: Call,
-        targets: Sequence[Target],
-        deadline: float,
-        resolve: Callable[[str], list[Target]],
-        extra_headers: Sequence[tuple[str, str]] = (),
-    ) -> Outcome:
-        """Try ``targets``, then each fallback alias; if all fail, the primary's error wins."""
-        outcome = await self._send_alias(call, targets, deadline, extra_headers)
-        fallbacks = call.fallbacks or targets[0].fallbacks
-        if outcome.response.status < 400 or outcome.response.status not in RETRYABLE:
+    async def send(self, ex: Exchange) -> Outcome:
+        """Try ``ex.targets``, then each fallback alias; if all fail, the primary's error wins."""
+        targets = ex.targets
+        outcome = await self._send_alias(ex, targets)
+        if not self._failed(outcome):
             return outcome
-        for alias in fallbacks:
-            if time.monotonic() >= deadline:
+        assert ex.inbound is not None
+        for alias in ex.inbound.fallbacks or targets[0].fallbacks:
+            if ex.deadline.left() <= 0:
                 break
-            logger.info("azure-asgi: falling back from %s to %s", call.model, alias)
-            fallback = await self._send_alias(call, resolve(alias), deadline, extra_headers)
-            if fallback.response.status < 400 or fallback.response.status not in RETRYABLE:
+            fallback_targets = self._resolve(ex, alias)
+            if not fallback_targets:
+                continue
+            logger.info("azure-asgi: falling back from %s to %s", ex.inbound.model, alias)
+            fallback = await self._send_alias(ex, fallback_targets)
+            if not self._failed(fallback):
                 return fallback
         return outcome
 
-    async def _send_alias(
-        self,
-        call: Call,
-        targets: Sequence[Target],
-        deadline: float,
-        extra_headers: Sequence[tuple[str, str]],
-    ) -> Outcome:
+    def _failed(self, outcome: Outcome) -> bool:
+        """Whether another alias may do better: no answer, or a retryable upstream status."""
+        if isinstance(outcome, GatewayError):
+            return True
+        return outcome.status >= 400 and outcome.status in outcome.adapter.retryable
+
+    async def _send_alias(self, ex: Exchange, targets: Sequence[Target]) -> Outcome:
         failed: Target | None = None
-        last: BufferedResponse | None = None
+        last: Outcome | None = None
         attempt = 0
         while attempt < self._max_attempts:
             attempt += 1
             target = self._pick(targets, avoid=failed)
+            record = Attempt(target, time.perf_counter())
+            ex.attempts.append(record)
             try:
-                resp = await self._send_once(call, target, extra_headers)
-            except UpstreamError as exc:
-                logger.warning(
-                    "azure-asgi: %s on resource %s (attempt %d)", exc, target.resource.name, attempt
-                )
-                last = BufferedResponse(502, [], _unreachable(target, exc), from_gateway=True)
-                delay = None
+                answer = await self._attempt(ex, target, last_chance=attempt >= self._max_attempts)
+            except _Failed as failure:
+                record.ended = time.perf_counter()
+                record.retry_reason = failure.reason
+                if isinstance(failure.error, Answer):
+                    record.status = failure.error.status
+                last = failure.error
+                delay = failure.retry_after
             else:
-                if resp.status not in RETRYABLE or attempt >= self._max_attempts:
-                    return Outcome(resp, target)
-                body = await resp.read()
-                await resp.aclose()
-                last = BufferedResponse(resp.status, resp.headers, body)
-                delay = _retry_after(resp.headers)
+                record.ended = time.perf_counter()
+                record.status = answer.status
+                return answer
             failed = target
             backoff = self._backoff(attempt, delay)
-            target.resource.cooldown_until = time.monotonic() + max(backoff, self._initial)
+            cooldown = min(max(backoff, self._initial), self._max_cooldown)
+            target.resource.cool_down(cooldown)
             if attempt >= self._max_attempts:
                 break
             # No wait when another healthy resource can take the next attempt right away.
-            if not any(t.resource is not failed.resource and t.resource.healthy for t in targets):
-                if time.monotonic() + backoff >= deadline:
+            if not any(t.resource is not target.resource and t.resource.healthy for t in targets):
+                if backoff >= ex.deadline.left():
                     break
                 await asyncio.sleep(backoff)
         assert last is not None
-        assert failed is not None
-        return Outcome(last, failed)
+        return last
+
+    async def _attempt(self, ex: Exchange, target: Target, *, last_chance: bool) -> Answer:
+        """One try on ``target``: an answer to relay, or :class:`_Failed`."""
+        adapter = self._adapters[target.family]
+        resource = target.resource
+        try:
+            auth = await resource.auth.header(target.family)
+        except Exception as exc:
+            # A credential outage (bad secret, identity endpoint down) is this resource's
+            # failure like any other: named, never with the secret, and failed over.
+            logger.warning(
+                "azure-asgi: %s credential of resource %s failed: %s",
+                resource.auth_method,
+                resource.name,
+                type(exc).__name__,
+            )
+            error = GatewayError(
+                502,
+                f"The gateway could not authenticate to resource '{resource.name}' "
+                f"({resource.auth_method} credential: {type(exc).__name__}). Check that "
+                "resource's auth settings.",
+                code="upstream_auth_failed",
+            )
+            raise _Failed(error, "auth_failed") from None
+        request = adapter.prepare(ex, target, auth)
+        try:
+            resp = await self._transport.send(request)
+        except UpstreamError as exc:
+            logger.warning("azure-asgi: %s on resource %s", exc, resource.name)
+            error = GatewayError(
+                502,
+                f"Resource '{resource.name}' could not be reached: {exc}.",
+                code="upstream_unreachable",
+            )
+            raise _Failed(error, "unreachable") from None
+        try:
+            return await self._take(ex, target, adapter, resp, last_chance)
+        except BaseException:
+            await resp.aclose()
+            raise
+
+    async def _take(
+        self,
+        ex: Exchange,
+        target: Target,
+        adapter: Adapter,
+        resp: UpstreamResponse,
+        last_chance: bool,
+    ) -> Answer:
+        status = resp.status
+        resource = target.resource.name
+        if 300 <= status < 400:
+            # Never followed (docs/security.md): the target would receive the credential and
+            # body meant for this resource. A resource that redirects cannot serve: fail over.
+            await resp.aclose()
+            error = GatewayError(
+                502,
+                f"Resource '{resource}' answered with a redirect (HTTP {status}), which the "
+                "gateway does not follow. Check the resource's endpoint in the gateway config.",
+                code="upstream_redirect",
+            )
+            raise _Failed(error, "redirect")
+        kind = content_kind(resp.headers)
+        if status >= 400:
+            body = await self._read(resp, resource)
+            answer = Answer(target, adapter, status, resp.headers, "json", body)
+            if status in adapter.retryable and not last_chance:
+                raise _Failed(answer, f"status_{status}", _retry_after(resp.headers))
+            return answer
+        if kind == "json":
+            body = await self._read(resp, resource)
+            return Answer(target, adapter, status, resp.headers, kind, body)
+        if kind == "bytes":
+            return Answer(target, adapter, status, resp.headers, kind, response=resp)
+        chunks = resp.iter_chunks()
+        head = b""
+        try:
+            # Hold the answer until its first whole event: a break before it is retried.
+            async for chunk in chunks:
+                head += chunk
+                if event_boundary(head):
+                    break
+        except UpstreamError as exc:
+            raise _Failed(_broke(resource, exc), "broke_off") from None
+        if not head.strip():
+            raise _Failed(_broke(resource, "no event before the stream ended"), "broke_off")
+        return Answer(target, adapter, status, resp.headers, kind, head, resp, chunks)
+
+    @staticmethod
+    async def _read(resp: UpstreamResponse, resource: str) -> bytes:
+        try:
+            return await resp.read()
+        except UpstreamError as exc:
+            raise _Failed(_broke(resource, exc), "broke_off") from None
+        finally:
+            await resp.aclose()
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return max(0.0, retry_after)
+            return min(retry_after, self._max_cooldown)
         base = min(self._max, self._initial * (2.0 ** (attempt - 1)))
         return base * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
@@ -174,32 +281,27 @@ class Dispatcher:
             return pool[0]
         return random.choices(pool, weights=[t.resource.weight for t in pool])[0]  # noqa: S311
 
-    async def _send_once(
-        self, call: Call, target: Target, extra_headers: Sequence[tuple[str, str]]
-    ) -> UpstreamResponse:
-        resource = target.resource
-        url, model_in_body = resource.request(call, target, self._versions)
-        auth = await resource.auth.header(target.family)
-        headers = [_USER_AGENT, auth, *extra_headers]
-        body = call.body_for(target.deployment or None, rewrite_model=model_in_body)
-        if isinstance(body, StreamedBody):
-            assert call.upload is not None
-            headers.append(("content-type", call.upload.content_type))
-            headers.append(("content-length", str(body.length)))
-        elif body is not None:
-            headers.append(_JSON)
-        method = call.match.operation.method
-        return await self._transport.send(method, url, headers, body)
+
+def _broke(resource: str, why: object) -> GatewayError:
+    return GatewayError(
+        502, f"The answer from resource '{resource}' broke off: {why}.", code="stream_interrupted"
+    )
 
 
-def _unreachable(target: Target, exc: UpstreamError) -> bytes:
-    return json.dumps(
-        {
-            "error": {
-                "message": f"Resource '{target.resource.name}' could not be reached: {exc}.",
-                "type": "api_error",
-                "code": "upstream_unreachable",
-                "param": None,
-            }
-        }
-    ).encode()
+def _retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
+    """Seconds the upstream asked to wait, if it said so in a form that makes sense."""
+    for name, value in headers:
+        try:
+            if name == b"retry-after-ms":
+                seconds = float(value) / 1000
+            elif name == b"retry-after":
+                seconds = float(value)
+            else:
+                continue
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+        # `inf`, `nan` or negative: wait as long as the cooldown cap allows, no longer.
+        return math.inf if seconds > 0 else None
+    return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
-__all__ = ["ClientGone", "GatewayError", "error_body", "new_event_id", "too_large"]
+from . import _json
+
+__all__ = ["ClientGone", "GatewayError", "error_body", "new_event_id", "timeout_error", "too_large"]
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -14,6 +15,7 @@ _TYPE_BY_STATUS = {
     403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "timeout_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     502: "api_error",
@@ -72,17 +74,26 @@ def error_body(
     ``error`` is either a gateway error object or the upstream's own ``error`` object, kept
     whole (``innererror`` included) so that clients see what Azure said.
     """
-    return json.dumps(
-        {
-            "error": error,
-            "status_code": status,
-            "is_gateway_error": is_gateway_error,
-            "event_id": event_id or new_event_id(),
-            "extra_fields": extra_fields,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+    envelope = {
+        "error": error,
+        "status_code": status,
+        "is_gateway_error": is_gateway_error,
+        "event_id": event_id or new_event_id(),
+        "extra_fields": extra_fields,
+    }
+    try:
+        return _json.dumps(envelope)
+    except (ValueError, TypeError):
+        # Never let the renderer fail: whatever the upstream or caller put in, the caller
+        # still gets the one shape.
+        envelope["error"] = {
+            "message": str(error.get("message", ""))[:500],
+            "type": str(error.get("type", "api_error")),
+            "code": str(error.get("code")),
+            "param": None,
+        }
+        envelope["extra_fields"] = {"provider": "azure"}
+        return _json.dumps(envelope)
 
 
 class ClientGone(Exception):
@@ -95,4 +106,13 @@ def too_large(limit: int, setting: str = "limits.max_body_bytes") -> GatewayErro
         f"Request body is larger than the gateway's limit of {limit} bytes "
         f"(raise {setting} in the gateway config to allow more).",
         code="request_too_large",
+    )
+
+
+def timeout_error(timeout_s: float) -> GatewayError:
+    return GatewayError(
+        504,
+        f"The request ran out of its {timeout_s:g} s deadline (timeout_s in the gateway "
+        "config), retries included.",
+        code="timeout",
     )

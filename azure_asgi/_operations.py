@@ -18,12 +18,15 @@ __all__ = [
     "markdown_table",
 ]
 
-BodyKind = Literal["json", "multipart", "none"]
+#: ``json_or_multipart``: JSON, or multipart when the caller attaches a file (video creation).
+BodyKind = Literal["json", "multipart", "json_or_multipart", "none"]
 #: How the upstream target is chosen: by the requested model, by the object id in the path, by
 #: the ``x-azure-resource`` header (else ``default_resource``), or every resource at once.
 RoutedBy = Literal["model", "object", "resource", "all"]
 #: The upstream URL family in the default (deployments) style.
 Upstream = Literal["deployment", "v1", "batches"]
+#: Who answers: the upstream (through a family adapter), or the gateway's merged model list.
+Handler = Literal["upstream", "model_list"]
 
 #: ``object`` values of things that live on one resource and are fetched again by id.
 STATEFUL_OBJECTS = frozenset({"file", "batch", "response", "video", "fine_tuning.job"})
@@ -58,6 +61,10 @@ class Operation:
     api_version: str | None = None
     #: False for operations Azure does not offer: 400 ``unsupported_operation``, nothing sent.
     supported: bool = True
+    #: The model families (``families/``) that serve this operation; a deployment of another
+    #: family gets 400 ``unsupported_operation`` with nothing sent.
+    families: tuple[str, ...] = ("openai",)
+    handler: Handler = "upstream"
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -185,10 +192,12 @@ OPERATIONS: tuple[Operation, ...] = (
         for op in _crud("batch", "batches", ("POST", "/cancel"))
     ),
     # Models: every resource's list, merged with the configured aliases.
-    Operation("list_models", "GET", "models", routed_by="all", body="none"),
-    Operation("list_models", "GET", "models/{id}", routed_by="object", body="none"),
+    Operation("list_models", "GET", "models", routed_by="all", body="none", handler="model_list"),
+    Operation(
+        "list_models", "GET", "models/{id}", routed_by="object", body="none", handler="model_list"
+    ),
     # Videos (Sora).
-    Operation("video", "POST", "videos", body="multipart"),
+    Operation("video", "POST", "videos", body="json_or_multipart"),
     *_crud("video", "videos", ("DELETE", ""), ("GET", "/content")),
     Operation("video", "POST", "videos/{id}/remix", routed_by="object", supported=False),
     # Fine-tuning: the body's model is a base model and passes unchanged.

@@ -1,38 +1,45 @@
-"""Relaying upstream answers to the caller as raw ASGI messages: JSON, SSE, errors.
+"""Answering the caller: JSON, SSE, raw bytes and errors, as ASGI messages.
 
-Bodies that pass through stay bytes: ``extra_fields`` is spliced into the upstream JSON object
-without parsing it, and SSE is forwarded event-aligned as the bytes arrive.
+The relay owns every way an answer can fail once it is chosen: the upstream breaking off, the
+deadline passing, the caller leaving. Bodies that pass through stay bytes: JSON gains
+``extra_fields`` from the family adapter without a re-parse where it can, and SSE is forwarded
+event-aligned as it arrives, or translated event by event (never buffered). A stream's
+``http.response.start`` goes out with its first event, which the dispatcher already holds, so
+a break before it was still retried upstream.
+
+Once a stream's terminal event is sent nothing follows it: a deadline or a break after it
+just ends the body. A stream that breaks before its terminal event ends with an error event,
+never with ``[DONE]``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from json.encoder import encode_basestring as _encode_str
+import asyncio
+import contextlib
+import logging
+import time
 from typing import Any
 
-from ._errors import GatewayError, error_body, new_event_id
-from ._objects import tag_ids
-from ._transport import UpstreamError, UpstreamResponse
-from ._types import Send
+from ._dispatch import Answer, Outcome
+from ._errors import GatewayError, error_body, timeout_error
+from ._exchange import Exchange
+from ._sse import SSEDecoder, event_boundary
+from ._transport import UpstreamError
+from ._types import Receive, Send
+from .families import Adapter, StreamTranslator
 
 __all__ = [
-    "StreamState",
+    "WATCH_AFTER_S",
+    "CallerWatch",
     "pass_headers",
-    "pump_bytes",
-    "pump_stream",
+    "relay",
     "send_error",
     "send_json",
-    "send_upstream_error",
-    "splice_extra_fields",
-    "stream_error_event",
-    "tag_events",
-    "tagged_json",
-    "upstream_error_object",
 ]
 
+logger = logging.getLogger("azure_asgi")
 
-# Upstream response headers clients act on (contract section 6); everything else stays behind.
+# Upstream response headers clients act on (docs/routes.md); everything else stays behind.
 _PASS_EXACT = frozenset(
     {
         b"retry-after",
@@ -51,38 +58,11 @@ _SSE_HEADERS = [
     # Tell nginx-style proxies in front of the host not to buffer the stream either.
     (b"x-accel-buffering", b"no"),
 ]
+_BINARY_PASS = frozenset({b"content-type", b"content-length", b"content-disposition"})
 
 
 def pass_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return [(k, v) for k, v in headers if k in _PASS_EXACT or k.startswith(b"x-ratelimit-")]
-
-
-def splice_extra_fields(body: bytes, extra_fields: dict[str, Any]) -> bytes | None:
-    """Insert ``"extra_fields": {...}`` as the last member of a JSON object, bytes untouched.
-
-    Returns None when ``body`` is not a JSON object, so the caller can pass it through as is.
-    """
-    end = body.rstrip()
-    if not end.endswith(b"}") or body.lstrip()[:1] != b"{":
-        return None
-    head = end[:-1].rstrip()
-    sep = b"" if head.endswith(b"{") else b","
-    return head + sep + b'"extra_fields":' + encode_fields(extra_fields) + b"}"
-
-
-def encode_fields(fields: dict[str, Any]) -> bytes:
-    """``extra_fields`` as compact JSON; strings and ints by hand (twice as fast as
-    ``json.dumps`` with options, which builds a new encoder per call), the rest by json."""
-    parts = []
-    for key, value in fields.items():
-        if isinstance(value, str):
-            text = _encode_str(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = str(value)
-        else:
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        parts.append(f"{_encode_str(key)}:{text}")
-    return ("{" + ",".join(parts) + "}").encode()
 
 
 async def send_json(
@@ -95,160 +75,278 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: GatewayError, extra_fields: dict[str, Any]) -> None:
+async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
+    """The gateway's own error, in the contract's one shape."""
+    ex.status = error.status
     body = error_body(
-        error.error_object(), error.status, is_gateway_error=True, extra_fields=extra_fields
+        error.error_object(),
+        error.status,
+        is_gateway_error=True,
+        extra_fields=ex.extra,
+        event_id=ex.request_id,
     )
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
     await send_json(send, error.status, body, headers)
 
 
-def upstream_error_object(status: int, body: bytes) -> dict[str, Any]:
-    """The upstream's own ``error`` object (Azure or Anthropic shape), kept whole."""
+async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
+    """Send the dispatcher's outcome to the caller, whatever breaks on the way."""
+    if isinstance(outcome, GatewayError):
+        ex.extra["latency_ms"] = ex.latency_ms()
+        await send_error(send, ex, outcome)
+        return
+    ex.describe(outcome.target)
+    adapter = outcome.adapter
     try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error")
-        if isinstance(err, dict):
-            return err
-        if isinstance(err, str):
-            return {"message": err, "type": "upstream_error", "code": str(status), "param": None}
-    text = body.decode("utf-8", "replace").strip()[:500] or f"upstream answered HTTP {status}"
-    return {"message": text, "type": "upstream_error", "code": str(status), "param": None}
+        if outcome.status >= 400:
+            await _upstream_error(ex, outcome, adapter, send)
+        elif outcome.kind == "json":
+            ex.extra["latency_ms"] = ex.latency_ms()
+            body = adapter.answer(ex, outcome.target, outcome.body)
+            ex.status = outcome.status
+            await send_json(send, outcome.status, body, pass_headers(outcome.headers))
+        elif outcome.kind == "sse":
+            await _stream(ex, outcome, adapter, send)
+        else:
+            await _bytes(ex, outcome, send)
+    finally:
+        await outcome.aclose()
 
 
-async def send_upstream_error(
-    send: Send, resp: UpstreamResponse, body: bytes, extra_fields: dict[str, Any]
-) -> None:
+async def _upstream_error(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) -> None:
+    ex.extra["latency_ms"] = ex.latency_ms()
+    ex.status = answer.status
     out = error_body(
-        upstream_error_object(resp.status, body),
-        resp.status,
+        adapter.error(answer.status, answer.body),
+        answer.status,
         is_gateway_error=False,
-        extra_fields=extra_fields,
+        extra_fields=ex.extra,
+        event_id=ex.request_id,
     )
-    await send_json(send, resp.status, out, pass_headers(resp.headers))
+    await send_json(send, answer.status, out, pass_headers(answer.headers))
 
 
-class StreamState:
-    """What the stream relay has done so far; read by the app when something fails mid-way."""
-
-    __slots__ = ("kind", "started")
-
-    def __init__(self) -> None:
-        #: How the answer is relayed: ``json``, ``sse`` or ``bytes``.
-        self.kind = "json"
-        self.started = False
-
-
-def _event_end(buf: bytes) -> int:
-    """Index just past the last complete SSE event in ``buf`` (0 if none)."""
-    lf = buf.rfind(b"\n\n")
-    crlf = buf.rfind(b"\r\n\r\n")
-    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
-
-
-async def pump_stream(
-    resp: UpstreamResponse,
-    send: Send,
-    state: StreamState,
-    terminals: tuple[bytes, ...],
-    transform: Callable[[bytes], bytes] | None = None,
-) -> None:
-    """Relay an upstream SSE body event-aligned, as it arrives; never buffer a whole stream.
-
-    Bytes are forwarded up to the last complete event of every chunk received, so a break can
-    never leave a half event in front of the error event that follows it. ``transform`` (ids
-    that must carry their resource) sees whole events only. Raises :class:`UpstreamError` when
-    the body breaks off or its last event is none of ``terminals``.
-    """
-    headers = _SSE_HEADERS + pass_headers(resp.headers)
-    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-    state.started = True
-    buf = b""
-    last = b""
-    async for chunk in resp.iter_chunks():
-        buf = buf + chunk if buf else chunk
-        end = _event_end(buf)
-        if end:
-            if end == len(buf):  # the usual case: the chunk ends on an event boundary, no copy
-                last, buf = buf, b""
-            else:
-                last, buf = buf[:end], buf[end:]
-            out = transform(last) if transform is not None else last
-            await send({"type": "http.response.body", "body": out, "more_body": True})
-    if buf.strip():
-        # A final event without its blank line: complete it so parsers do not drop it.
-        last = buf.rstrip(b"\r\n") + b"\n\n"
-        out = transform(last) if transform is not None else last
-        await send({"type": "http.response.body", "body": out, "more_body": True})
-    if terminals:
-        body = last.rstrip()
-        final = body[body.rfind(b"\n\n") + 1 :]
-        if not any(t in final for t in terminals):
-            raise UpstreamError("the upstream stream ended before it was complete", started=True)
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-_BINARY_PASS = frozenset({b"content-type", b"content-length", b"content-disposition"})
-
-
-async def pump_bytes(resp: UpstreamResponse, send: Send, state: StreamState) -> None:
-    """Relay a binary or text body (audio, file content, video) chunk by chunk."""
-    headers = [(k, v) for k, v in resp.headers if k in _BINARY_PASS]
-    headers += pass_headers(resp.headers)
-    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-    state.started = True
-    async for chunk in resp.iter_chunks():
-        if chunk:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def tag_events(resource: str) -> Callable[[bytes], bytes]:
-    """An SSE transform tagging stateful ids (``response.created`` and friends) in events."""
-
-    def transform(block: bytes) -> bytes:
-        if b'"id"' not in block:
-            return block
-        events = block.split(b"\n\n")
-        for i, event in enumerate(events):
-            lines = event.split(b"\n")
-            for j, line in enumerate(lines):
-                if line.startswith(b"data:") and b'"id"' in line:
-                    try:
-                        data = json.loads(line[5:])
-                    except ValueError:
-                        continue
-                    if tag_ids(data, resource):
-                        lines[j] = b"data: " + _dumps(data)
-            events[i] = b"\n".join(lines)
-        return b"\n\n".join(events)
-
-    return transform
-
-
-def _dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def tagged_json(body: bytes, resource: str, extra_fields: dict[str, Any]) -> bytes | None:
-    """An Azure JSON answer with stateful ids tagged and ``extra_fields`` added."""
+async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) -> None:
+    ex.status = answer.status
+    headers = _SSE_HEADERS + pass_headers(answer.headers)
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    translator = adapter.translator(ex, answer.target)
+    pump = _Translated(translator) if translator is not None else _Passed(adapter.terminals(ex))
     try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    tag_ids(data, resource)
-    data["extra_fields"] = extra_fields
-    return _dumps(data)
+        try:
+            with ex.deadline:
+                await pump.run(ex, answer, send)
+        except TimeoutError:
+            if not pump.complete:
+                await _end_stream(ex, send, timeout_error(ex.deadline.timeout_s), 504)
+                return
+        except UpstreamError as exc:
+            if not pump.complete:
+                logger.warning(
+                    "azure-asgi: stream from %s broke: %s", answer.target.resource.name, exc
+                )
+                error = GatewayError(
+                    502,
+                    f"The upstream stream broke off before it was complete ({exc}).",
+                    code="stream_interrupted",
+                )
+                await _end_stream(ex, send, error, 502)
+                return
+        if not pump.complete:
+            error = GatewayError(
+                502,
+                "The upstream stream ended before it was complete.",
+                code="stream_interrupted",
+            )
+            await _end_stream(ex, send, error, 502)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        return  # the caller disconnected while we were sending
 
 
-def stream_error_event(error: dict[str, Any], status: int, extra_fields: dict[str, Any]) -> bytes:
-    """The SSE event that ends a broken stream: an error, never a ``[DONE]``."""
+class _Passed:
+    """Relays the upstream's bytes up to the last whole event of each chunk, untouched."""
+
+    __slots__ = ("_terminals", "last")
+
+    def __init__(self, terminals: tuple[bytes, ...]) -> None:
+        self._terminals = terminals
+        #: The last block relayed: whether the stream is complete is read from it, once, when
+        #: the stream ends or fails (not per chunk).
+        self.last = b""
+
+    async def run(self, ex: Exchange, answer: Answer, send: Send) -> None:
+        assert answer.chunks is not None
+        buf = answer.body
+        chunks = answer.chunks
+        while True:
+            end = event_boundary(buf)
+            if end:
+                if end == len(buf):  # the usual case: the chunk ends on an event boundary
+                    out, buf = buf, b""
+                else:
+                    out, buf = buf[:end], buf[end:]
+                await self._send(ex, send, out)
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            buf = buf + chunk if buf else chunk
+        if buf.strip():
+            # A final event without its blank line: complete it so parsers do not drop it.
+            await self._send(ex, send, buf.rstrip(b"\r\n") + b"\n\n")
+
+    async def _send(self, ex: Exchange, send: Send, out: bytes) -> None:
+        self.last = out
+        await send({"type": "http.response.body", "body": out, "more_body": True})
+        if ex.first_byte is None:
+            ex.first_byte = time.perf_counter()
+
+    @property
+    def complete(self) -> bool:
+        if not self._terminals:
+            return True
+        body = self.last.rstrip()
+        final = body[body.rfind(b"\n\n") + 1 :]
+        return any(t in final for t in self._terminals)
+
+
+class _Translated:
+    """Relays a stream through the family's translator, one upstream event at a time."""
+
+    __slots__ = ("_translator",)
+
+    def __init__(self, translator: StreamTranslator) -> None:
+        self._translator = translator
+
+    @property
+    def complete(self) -> bool:
+        return self._translator.complete
+
+    async def run(self, ex: Exchange, answer: Answer, send: Send) -> None:
+        assert answer.chunks is not None
+        decoder = SSEDecoder()
+        translator = self._translator
+        events = decoder.feed(answer.body)
+        chunks = answer.chunks
+        while True:
+            out = [piece for event in events for piece in translator.feed(event)]
+            if out:
+                await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+                if ex.first_byte is None:
+                    ex.first_byte = time.perf_counter()
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            events = decoder.feed(chunk)
+        tail = [piece for event in decoder.end() for piece in translator.feed(event)]
+        tail += translator.end()
+        if tail:
+            await send({"type": "http.response.body", "body": b"".join(tail), "more_body": True})
+
+
+async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
+    """Relay a binary or text body (audio, file content, video) chunk by chunk."""
+    assert answer.response is not None
+    headers = [(k, v) for k, v in answer.headers if k in _BINARY_PASS]
+    headers += pass_headers(answer.headers)
+    started = False
+    try:
+        with ex.deadline:
+            async for chunk in answer.response.iter_chunks():
+                if not started:
+                    ex.status = answer.status
+                    start = {"type": "http.response.start", "status": answer.status}
+                    await send({**start, "headers": headers})
+                    started = True
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if not started:
+            ex.status = answer.status
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except (TimeoutError, UpstreamError) as exc:
+        if not started:
+            if isinstance(exc, TimeoutError):
+                raise timeout_error(ex.deadline.timeout_s) from None
+            raise GatewayError(
+                502, f"The upstream answer broke off: {exc}.", code="stream_interrupted"
+            ) from None
+        # Leaving the body unfinished makes the server drop the connection, so the caller
+        # never takes a cut file for a complete one.
+        logger.warning("azure-asgi: answer from %s broke off: %s", ex.extra.get("resource"), exc)
+    except OSError:
+        return
+
+
+async def _end_stream(ex: Exchange, send: Send, error: GatewayError, status: int) -> None:
+    """End a started stream with an error event, never a ``[DONE]``."""
+    ex.status = status
     body = error_body(
-        error, status, is_gateway_error=True, extra_fields=extra_fields, event_id=new_event_id()
+        error.error_object(),
+        status,
+        is_gateway_error=True,
+        extra_fields=ex.extra,
+        event_id=ex.request_id,
     )
-    return b"data: " + body + b"\n\n"
+    with contextlib.suppress(OSError):
+        event = b"data: " + body + b"\n\n"
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+#: A request still running after this long gets a task watching for its caller to leave;
+#: quicker ones finish before a disconnect could matter, and cost a timer instead of a task.
+WATCH_AFTER_S = 0.02
+
+
+class CallerWatch:
+    """``with CallerWatch(receive):`` cancels the block when the caller disconnects, so the
+    upstream call (JSON or stream) is closed at once; the block then ends quietly.
+
+    Only a request that outlives :data:`WATCH_AFTER_S` pays for a watching task.
+    """
+
+    __slots__ = ("_receive", "_task", "_timer", "_watch", "gone")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.gone = False
+
+    def __enter__(self) -> CallerWatch:
+        self._task = asyncio.current_task()
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, self._start)
+        return self
+
+    def _start(self) -> None:
+        self._timer = None
+        self._watch = asyncio.get_running_loop().create_task(_until_disconnect(self._receive))
+        self._watch.add_done_callback(self._left)
+
+    def _left(self, watch: asyncio.Task[None]) -> None:
+        if self._task is not None and not watch.cancelled() and watch.exception() is None:
+            self.gone = True
+            self._task.cancel()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
+        task, self._task = self._task, None
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
+        if self.gone and task is not None and task.uncancel() == 0:
+            # Our own cancellation: the caller left, there is nobody to answer.
+            return exc_type is asyncio.CancelledError
+        return False
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

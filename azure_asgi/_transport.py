@@ -3,30 +3,39 @@
 ``aiohttp`` is the default: on a 2-core machine a bare forwarder served ~4,700 req/s over one
 shared ``aiohttp.ClientSession`` against ~590 req/s over httpx's own pool, whose per-request cost
 grows with every pooled connection. An injected ``httpx.AsyncClient`` works through the same
-interface, for tests (``MockTransport``, respx) and in-process upstreams (``ASGITransport``).
+interface, for tests (``MockTransport``, respx) and in-process upstreams (``ASGITransport``);
+httpx is imported only then.
+
+Neither backend follows redirects: an allowed endpoint answering 307 must not send the
+credential and body it was given to a host nobody allowed (docs/security.md).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import aiohttp
-import httpx
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "AiohttpTransport",
+    "HttpClient",
     "HttpxTransport",
+    "StreamingBody",
     "Transport",
     "UpstreamError",
+    "UpstreamRequest",
     "UpstreamResponse",
     "make_transport",
 ]
 
 logger = logging.getLogger("azure_asgi")
-
-Headers = Sequence[tuple[str, str]]
 
 
 class StreamingBody(Protocol):
@@ -39,17 +48,29 @@ class StreamingBody(Protocol):
 
 Body = bytes | StreamingBody | None
 
+#: What ``AzureGateway(http_client=...)`` accepts.
+HttpClient: TypeAlias = "aiohttp.ClientSession | httpx.AsyncClient | None"
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """One request to send upstream, built whole by a family adapter for one target."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: Body = None
+
+    def __repr__(self) -> str:
+        # Headers hold credentials: never part of a repr that could reach a log.
+        return f"UpstreamRequest({self.method} {self.url.split('?', 1)[0]})"
+
 
 class UpstreamError(Exception):
     """The upstream could not be reached, or its response broke off.
 
     Never carries request headers (they hold credentials): only what went wrong.
     """
-
-    def __init__(self, message: str, *, started: bool = False) -> None:
-        super().__init__(message)
-        #: True when the response had begun before it broke (the request reached Azure).
-        self.started = started
 
 
 class UpstreamResponse(Protocol):
@@ -68,7 +89,7 @@ class UpstreamResponse(Protocol):
 
 
 class Transport(Protocol):
-    async def send(self, method: str, url: str, headers: Headers, body: Body) -> UpstreamResponse:
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         """Send one request; raise :class:`UpstreamError` when no response arrives."""
         ...
 
@@ -92,17 +113,13 @@ class _AiohttpResponse:
             async for chunk in self._resp.content.iter_any():
                 yield chunk
         except aiohttp.ClientError as exc:
-            raise UpstreamError(
-                f"upstream response broke off: {type(exc).__name__}", started=True
-            ) from None
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
 
     async def read(self) -> bytes:
         try:
             return await self._resp.read()
         except aiohttp.ClientError as exc:
-            raise UpstreamError(
-                f"upstream response broke off: {type(exc).__name__}", started=True
-            ) from None
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
 
     async def aclose(self) -> None:
         # release() returns a fully read connection to the pool; close() drops a half-read one.
@@ -133,11 +150,18 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def send(self, method: str, url: str, headers: Headers, body: Body) -> UpstreamResponse:
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         session = self._get_session()
+        body = request.body
         try:
             data = body if body is None or isinstance(body, bytes) else body.stream()
-            resp = await session.request(method, url, headers=list(headers), data=data)
+            resp = await session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=data,
+                allow_redirects=False,
+            )
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None
         return _AiohttpResponse(resp)
@@ -166,17 +190,13 @@ class _HttpxResponse:
         except Exception as exc:
             # ASGITransport re-raises whatever the in-process app raised, so any exception here
             # means the body broke off.
-            raise UpstreamError(
-                f"upstream response broke off: {type(exc).__name__}", started=True
-            ) from None
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
 
     async def read(self) -> bytes:
         try:
             return await self._resp.aread()
         except Exception as exc:
-            raise UpstreamError(
-                f"upstream response broke off: {type(exc).__name__}", started=True
-            ) from None
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
 
     async def aclose(self) -> None:
         await self._resp.aclose()
@@ -188,11 +208,14 @@ class HttpxTransport:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def send(self, method: str, url: str, headers: Headers, body: Body) -> UpstreamResponse:
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        body = request.body
         content = body if body is None or isinstance(body, bytes) else body.stream()
-        request = self._client.build_request(method, url, headers=list(headers), content=content)
+        built = self._client.build_request(
+            request.method, request.url, headers=request.headers, content=content
+        )
         try:
-            resp = await self._client.send(request, stream=True)
+            resp = await self._client.send(built, stream=True, follow_redirects=False)
         except Exception as exc:
             raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None
         return _HttpxResponse(resp)
@@ -201,13 +224,15 @@ class HttpxTransport:
         return None
 
 
-def make_transport(http_client: Any) -> Transport:
+def make_transport(http_client: HttpClient) -> Transport:
     """``None`` → an owned aiohttp session; an aiohttp session or httpx client → wrapped."""
     if http_client is None:
         return AiohttpTransport()
     if isinstance(http_client, aiohttp.ClientSession):
         return AiohttpTransport(http_client)
-    if isinstance(http_client, httpx.AsyncClient):
+    # An httpx client can only exist once httpx is imported: no import for those who never use it.
+    httpx_module = sys.modules.get("httpx")
+    if httpx_module is not None and isinstance(http_client, httpx_module.AsyncClient):
         return HttpxTransport(http_client)
     raise TypeError(
         "http_client must be None, an aiohttp.ClientSession or an httpx.AsyncClient, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -178,3 +179,93 @@ def http_scope(
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
+
+
+Step = Any  # an async callable (send) -> None: one scripted upstream answer
+
+
+class Scripted:
+    """A raw ASGI upstream answering request N with ``steps[N]`` (the last step repeats), and
+    recording every request: for seams the emulator has no fault for (CRLF streams, redirects,
+    a stream cut before its first event, a caller that leaves)."""
+
+    def __init__(self, *steps: Step) -> None:
+        self.steps = list(steps)
+        self.requests: list[dict[str, Any]] = []
+        self.disconnected = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.requests.append(
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope["query_string"].decode(),
+                "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+                "body": body,
+            }
+        )
+        step = self.steps[min(len(self.requests), len(self.steps)) - 1]
+        await step(send, receive, self)
+
+
+def sse_step(*events: bytes, status: int = 200, hold_s: float = 0.0, cut: bool = False) -> Step:
+    """Answer with an SSE body written event by event; then hold the connection open for
+    ``hold_s`` before ending it, or cut it (``cut``: end with an error instead of a clean end)."""
+
+    async def step(send: Any, receive: Any, upstream: Scripted) -> None:
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        for event in events:
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        if hold_s:
+            await asyncio.sleep(hold_s)
+        if cut:
+            raise RuntimeError("cut")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return step
+
+
+def json_step(
+    body: Any, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None
+) -> Step:
+    async def step(send: Any, receive: Any, upstream: Scripted) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        head = [(b"content-type", b"application/json"), *(headers or [])]
+        await send({"type": "http.response.start", "status": status, "headers": head})
+        await send({"type": "http.response.body", "body": raw})
+
+    return step
+
+
+def wait_for_disconnect_step() -> Step:
+    """Never answer; note when the gateway hangs up on this upstream call."""
+
+    async def step(send: Any, receive: Any, upstream: Scripted) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        upstream.disconnected.set()
+
+    return step
+
+
+@contextlib.asynccontextmanager
+async def scripted_upstream(
+    kind: str, upstream: Scripted
+) -> AsyncIterator[tuple[str, httpx.AsyncClient | None]]:
+    """(endpoint, http_client) for a gateway in front of ``upstream``: ``httpx`` in-process, or
+    ``aiohttp`` over a loopback server."""
+    if kind == "httpx":
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream)) as client:
+            yield "http://upstream", client
+    else:
+        async with serve(upstream) as url:
+            yield url, None

@@ -351,7 +351,7 @@ async def test_unexpected_failure_is_a_500_in_the_contract_shape(
     async def explode(*args: object) -> None:
         raise RuntimeError("bug with secret sk-should-not-leak")
 
-    gw._serve = explode  # type: ignore[method-assign]
+    gw._dispatcher.send = explode  # type: ignore[method-assign,assignment]
     async with gw, caller(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 500

@@ -13,7 +13,7 @@ async def test_expired_block_raises_timeout_error() -> None:
     deadlines = Deadlines(0.05)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(TimeoutError), deadlines.start():
+    with pytest.raises(TimeoutError), deadlines.new():
         await asyncio.sleep(10)
     took = loop.time() - started
     assert took >= 0.05  # never early (how late depends on the machine's load: not asserted)
@@ -25,7 +25,7 @@ async def test_expired_block_raises_timeout_error() -> None:
 
 async def test_block_in_time_is_untouched_and_sweeper_stops() -> None:
     deadlines = Deadlines(5)
-    with deadlines.start():
+    with deadlines.new():
         await asyncio.sleep(0)
     assert not deadlines.live
     deadlines.close()
@@ -37,7 +37,7 @@ async def test_many_concurrent_requests_each_get_their_own_deadline() -> None:
 
     async def request(sleep: float) -> str:
         try:
-            with deadlines.start():
+            with deadlines.new():
                 await asyncio.sleep(sleep)
         except TimeoutError:
             return "timeout"
@@ -51,7 +51,7 @@ def test_works_across_event_loops() -> None:
     deadlines = Deadlines(0.02)
 
     async def once() -> None:
-        with pytest.raises(TimeoutError), deadlines.start():
+        with pytest.raises(TimeoutError), deadlines.new():
             await asyncio.sleep(1)
 
     asyncio.run(once())

@@ -57,7 +57,7 @@ def gateway(upstream: Upstream, **resource: Any) -> AzureGateway:
 
 def request_for(op: Operation, model: str = "gpt-4o") -> dict[str, Any]:
     """httpx request kwargs that satisfy ``op``'s validation."""
-    if op.body == "multipart":
+    if op.body in ("multipart", "json_or_multipart"):
         return {"data": {"model": model, "prompt": "p"}, "files": {"file": ("a.bin", b"\x00\x01")}}
     if op.body == "none" or op.method in ("GET", "DELETE"):
         return {}

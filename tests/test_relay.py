@@ -1,33 +1,31 @@
-"""Pure relay helpers: extra_fields splicing, header filtering, upstream error objects."""
+"""The relay: which upstream headers reach the caller, and every way an answer can fail once
+it is chosen (a break, the deadline, the caller leaving), over both upstream clients."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
+import httpx
 import pytest
+from asgiref.testing import ApplicationCommunicator
 
-from azure_asgi._relay import pass_headers, splice_extra_fields, upstream_error_object
+from azure_asgi import AzureGateway
+from azure_asgi._relay import pass_headers
 
-EXTRA = {"provider": "azure", "latency_ms": 3}
-
-
-@pytest.mark.parametrize(
-    "body",
-    [b'{"a": 1}', b'{"a": {"b": [1, 2]}}\n', b'  {"x": "}"}  ', b"{}", b'{\n  "id": "x"\n}\n'],
+from .conftest import (
+    CHAT,
+    CLIENT_KEY,
+    Scripted,
+    caller,
+    http_scope,
+    json_step,
+    make_config,
+    scripted_upstream,
+    sse_step,
+    wait_for_disconnect_step,
 )
-def test_splice_keeps_upstream_bytes_and_adds_extra_fields(body: bytes) -> None:
-    out = splice_extra_fields(body, EXTRA)
-    assert out is not None
-    data = json.loads(out)
-    assert data.pop("extra_fields") == EXTRA
-    assert data == json.loads(body)
-    head = body.rstrip()[:-1].rstrip()
-    assert out.startswith(head)  # the upstream's bytes are untouched up to the splice
-
-
-@pytest.mark.parametrize("body", [b"[1, 2]", b"", b"plain text", b'"str"'])
-def test_splice_refuses_non_objects(body: bytes) -> None:
-    assert splice_extra_fields(body, EXTRA) is None
 
 
 def test_pass_headers_keeps_only_what_clients_act_on() -> None:
@@ -51,26 +49,134 @@ def test_pass_headers_keeps_only_what_clients_act_on() -> None:
     ]
 
 
-def test_upstream_error_object_shapes() -> None:
-    azure = {
-        "error": {"code": "content_filter", "innererror": {"code": "ResponsibleAIPolicyViolation"}}
-    }
-    assert upstream_error_object(400, json.dumps(azure).encode()) == azure["error"]
-    anthropic = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
-    assert upstream_error_object(529, json.dumps(anthropic).encode()) == anthropic["error"]
-    text = upstream_error_object(502, b"<html>Bad Gateway</html>")
-    assert text["message"] == "<html>Bad Gateway</html>" and text["code"] == "502"
-    assert upstream_error_object(500, b"")["message"] == "upstream answered HTTP 500"
+# -- failure modes, end to end ------------------------------------------------------------
+
+STREAM = {**CHAT, "stream": True}
+CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}'
 
 
-def test_encode_fields_matches_json() -> None:
-    from azure_asgi._relay import encode_fields
+@pytest.fixture(params=["httpx", "aiohttp"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
-    fields = {
-        "provider": "azure",
-        "model_requested": 'quo"te\\é\n',
-        "latency_ms": 12,
-        "resources_failed": ["westus"],
-        "flag": True,
-    }
-    assert json.loads(encode_fields(fields)) == fields
+
+async def test_crlf_stream_is_relayed_byte_for_byte(transport: str) -> None:
+    events = [
+        CHUNK + b"\r\n\r\n",
+        b": keep-alive\r\n\r\n",
+        CHUNK + b"\r\n\r\n",
+        b"data: [DONE]\r\n\r\n",
+    ]
+    upstream = Scripted(sse_step(*events))
+    async with (
+        scripted_upstream(transport, upstream) as (url, client),
+        AzureGateway(make_config(url), http_client=client) as gw,
+        caller(gw) as c,
+    ):
+        resp = await c.post("/v1/chat/completions", json=STREAM)
+    assert resp.status_code == 200
+    assert resp.content == b"".join(events)
+    assert len(upstream.requests) == 1
+
+
+async def test_stream_broken_before_its_first_event_is_retried(transport: str) -> None:
+    # The first answer starts (200, event-stream) and dies before any event: the caller has
+    # been sent nothing yet, so the gateway tries again and the caller sees one clean stream.
+    good = sse_step(CHUNK + b"\n\n", b"data: [DONE]\n\n")
+    upstream = Scripted(sse_step(b'data: {"choi', cut=True), good)
+    async with (
+        scripted_upstream(transport, upstream) as (url, client),
+        AzureGateway(make_config(url), http_client=client) as gw,
+        caller(gw) as c,
+    ):
+        resp = await c.post("/v1/chat/completions", json=STREAM)
+    assert resp.status_code == 200
+    assert resp.content == CHUNK + b"\n\ndata: [DONE]\n\n"
+    assert len(upstream.requests) == 2
+
+
+async def test_nothing_follows_the_terminal_event_when_the_deadline_passes() -> None:
+    # [DONE] is out, then the upstream keeps the connection open past the deadline: the
+    # stream is complete, so it just ends; no error event after [DONE].
+    upstream = Scripted(sse_step(CHUNK + b"\n\n", b"data: [DONE]\n\n", hold_s=5))
+    async with scripted_upstream("aiohttp", upstream) as (url, _):
+        config = make_config(url, timeout_s=0.3)
+        async with AzureGateway(config) as gw, caller(gw) as c:
+            resp = await c.post("/v1/chat/completions", json=STREAM)
+    assert resp.content == CHUNK + b"\n\ndata: [DONE]\n\n"
+
+
+async def test_deadline_before_the_terminal_event_ends_with_an_error_event() -> None:
+    upstream = Scripted(sse_step(CHUNK + b"\n\n", hold_s=5))
+    async with (
+        scripted_upstream("aiohttp", upstream) as (url, _),
+        AzureGateway(make_config(url, timeout_s=0.3)) as gw,
+        caller(gw) as c,
+    ):
+        resp = await c.post("/v1/chat/completions", json=STREAM)
+    lines = [line for line in resp.text.split("\n\n") if line]
+    assert lines[0].encode() == CHUNK
+    error = json.loads(lines[-1].removeprefix("data: "))
+    assert error["error"]["code"] == "timeout" and error["status_code"] == 504
+    assert "[DONE]" not in resp.text
+
+
+def _scope() -> dict[str, Any]:
+    headers = [(b"api-key", CLIENT_KEY.encode()), (b"content-type", b"application/json")]
+    return http_scope("/v1/chat/completions", headers=headers)
+
+
+async def test_caller_leaving_a_json_request_cancels_the_upstream_call_at_once() -> None:
+    upstream = Scripted(wait_for_disconnect_step())
+    async with (
+        scripted_upstream("aiohttp", upstream) as (url, _),
+        AzureGateway(make_config(url)) as gw,
+    ):
+        app = ApplicationCommunicator(gw, _scope())
+        await app.send_input({"type": "http.request", "body": json.dumps(CHAT).encode()})
+        while not upstream.requests:
+            await asyncio.sleep(0.01)
+        await app.send_input({"type": "http.disconnect"})
+        await asyncio.wait_for(upstream.disconnected.wait(), 5)
+        await app.wait(5)  # the gateway's task ended too, answering nobody
+
+
+async def test_a_body_that_never_arrives_is_408() -> None:
+    upstream = Scripted(json_step({"ok": True}))
+    async with scripted_upstream("httpx", upstream) as (url, client):
+        gw = AzureGateway(make_config(url, timeout_s=0.2), http_client=client)
+        async with gw:
+            app = ApplicationCommunicator(gw, _scope())
+            await app.send_input({"type": "http.request", "body": b'{"mod', "more_body": True})
+            start = await app.receive_output(5)
+            body = await app.receive_output(5)
+    assert start["status"] == 408
+    error = json.loads(body["body"])
+    assert error["error"]["code"] == "request_timeout" and error["status_code"] == 408
+    assert upstream.requests == []
+
+
+async def test_redirects_are_never_followed(transport: str) -> None:
+    elsewhere = Scripted(json_step({"stolen": True}))
+    async with scripted_upstream("aiohttp", elsewhere) as (evil, _):
+        location = [(b"location", f"{evil}/steal".encode())]
+        upstream = Scripted(json_step(b"", status=307, headers=location))
+        async with (
+            scripted_upstream(transport, upstream) as (url, client),
+            AzureGateway(make_config(url), http_client=client) as gw,
+            caller(gw) as c,
+        ):
+            resp = await c.post("/v1/chat/completions", json=CHAT)
+    assert resp.status_code == 502
+    body = resp.json()
+    assert body["error"]["code"] == "upstream_redirect" and body["is_gateway_error"] is True
+    assert "steal" not in resp.text  # the target is not echoed either
+    assert elsewhere.requests == []  # neither the key nor the body went there
+
+
+async def test_upstream_client_is_unchanged_for_the_host() -> None:
+    # An injected httpx client keeps its own settings: the gateway asks per request.
+    client = httpx.AsyncClient(follow_redirects=True)
+    AzureGateway(make_config(), http_client=client)
+    assert client.follow_redirects is True
+    await client.aclose()

@@ -1,7 +1,8 @@
-"""Azure resources at run time: URLs per style, model resolution to targets, health.
+"""The catalog: Azure resources at run time, their health, and model names resolved to targets.
 
 Everything a request needs from config is precomputed here at start-up, so the hot path does
-dictionary look-ups and string joins only.
+dictionary look-ups only. How a target is called (URLs, headers, bodies) is its family
+adapter's business (``families/``), not the catalog's.
 """
 
 from __future__ import annotations
@@ -9,15 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
-from ._calls import Call
-from ._config import GatewayConfig
+from ._config import GatewayConfig, family_of
 from ._errors import GatewayError
 from ._identity import UpstreamAuth
-from ._operations import Operation
+from ._inbound import Inbound
 
-__all__ = ["ApiVersions", "Catalog", "Resource", "Target"]
+__all__ = ["Catalog", "Resource", "Target"]
 
 # Names with one of these prefixes are meant for another provider of a multi-provider gateway
 # (Bifrost, LiteLLM); this gateway serves Azure only and says so instead of guessing.
@@ -47,7 +46,17 @@ _OTHER_PROVIDERS = tuple(
 class Resource:
     """One Azure resource (region): where to send, how to authenticate, whether it is healthy."""
 
-    __slots__ = ("api_style", "auth", "base", "cooldown_until", "kind", "name", "weight")
+    __slots__ = (
+        "api_style",
+        "auth",
+        "auth_method",
+        "base",
+        "cooldown_until",
+        "direct",
+        "kind",
+        "name",
+        "weight",
+    )
 
     def __init__(
         self,
@@ -58,8 +67,15 @@ class Resource:
         kind: str = "azure",
         api_style: str = "deployments",
         weight: float = 1.0,
+        auth_method: str = "api_key",
+        direct: bool = False,
     ) -> None:
         self.name = name
+        #: How the gateway authenticates to it (``api_key``, ``service_principal``...): named
+        #: in errors when its credential fails, never the secret itself.
+        self.auth_method = auth_method
+        #: A caller's own endpoint (direct keys), made for one request, never a configured one.
+        self.direct = direct
         self.base = base.rstrip("/")
         self.kind = kind
         self.api_style = api_style
@@ -72,63 +88,12 @@ class Resource:
     def healthy(self) -> bool:
         return self.cooldown_until <= time.monotonic()
 
-    def request(self, call: Call, target: Target, versions: ApiVersions) -> tuple[str, bool]:
-        """The upstream URL for ``call`` in this resource's style, and whether the body's
-        ``model`` must name the deployment (it must wherever the URL does not)."""
-        op = call.match.operation
-        path = op.path
-        if call.object_id is not None:
-            path = path.replace("{id}", quote(call.object_id, safe=""))
-        query = call.query
-        model_in_body = op.routed_by == "model"
-        if self.kind == "openai":
-            # An OpenAI-compatible server: its endpoint already ends in /v1.
-            url = f"{self.base}/{path}"
-        elif self.api_style == "deployments" and op.upstream == "deployment":
-            version = versions.dated(call, op)
-            dep = quote(target.deployment, safe="")
-            url = f"{self.base}/openai/deployments/{dep}/{op.deployment_op}"
-            query = _join(f"api-version={quote(version, safe='')}", query)
-            model_in_body = False
-        elif self.api_style == "deployments" and op.upstream == "batches":
-            version = versions.dated(call, op)
-            url = f"{self.base}/openai/{path}"
-            query = _join(f"api-version={quote(version, safe='')}", query)
-        else:
-            url = f"{self.base}/openai/v1/{path}"
-            v1_version = versions.v1(call, op)
-            if v1_version:
-                query = _join(f"api-version={quote(v1_version, safe='')}", query)
-        return (f"{url}?{query}" if query else url), model_in_body
+    def cool_down(self, seconds: float) -> None:
+        """Avoid this resource for ``seconds`` while another can serve."""
+        self.cooldown_until = time.monotonic() + seconds
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, {self.base!r})"
-
-
-def _join(first: str, rest: str) -> str:
-    return f"{first}&{rest}" if rest else first
-
-
-@dataclass(frozen=True, slots=True)
-class ApiVersions:
-    """Which api-version an upstream call carries (contract section 6)."""
-
-    default: str
-    #: Per ``request_type`` overrides from config.
-    overrides: Mapping[str, str]
-
-    def dated(self, call: Call, op: Operation) -> str:
-        """For ``/openai/deployments/...`` and ``/openai/batches``: the caller's on Azure's own
-        routes, else config's override, else the operation's (where GA lacks it), else config's."""
-        if call.api_version and call.match.family == "azure":
-            return call.api_version
-        return self.overrides.get(op.request_type) or op.api_version or self.default
-
-    def v1(self, call: Call, op: Operation) -> str | None:
-        """For ``/openai/v1/...``: the caller's on ``/openai/v1`` routes, else an override."""
-        if call.api_version and call.match.family == "azure_v1":
-            return call.api_version
-        return self.overrides.get(op.request_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +119,7 @@ class Catalog:
                 kind=rc.kind,
                 api_style=rc.api_style,
                 weight=rc.weight,
+                auth_method=rc.auth.method,
             )
             for rc in config.resources
         ]
@@ -163,7 +129,7 @@ class Catalog:
         self._by_deployment: dict[str, list[Target]] = {}
         for res, rc in zip(self.resources, config.resources, strict=True):
             for alias, dc in rc.deployments.items():
-                family = dc.family or "openai"
+                family = dc.family or family_of(alias, dc.deployment)
                 target = Target(res, alias, dc.deployment, family, tuple(dc.fallbacks))
                 self._by_alias.setdefault(alias, []).append(target)
                 self._by_deployment.setdefault(dc.deployment, []).append(target)
@@ -205,14 +171,16 @@ class Catalog:
             param="model",
         )
 
-    def targets_for(self, call: Call, header_resource: str | None) -> list[Target]:
+    def targets_for(self, call: Inbound) -> list[Target]:
         """Where ``call`` may go: by model, or to the one resource its ids or header name.
 
         Stateful objects live on one resource: an id's tag wins, then ``x-azure-resource``,
         then ``default_resource``. A model call that carries a tagged id (``previous_response_id``)
-        or the header is kept to the targets on that resource.
+        or the header is kept to the targets on that resource. A deployment whose family does
+        not serve the operation is refused before anything is sent.
         """
-        pinned = set(call.pinned)
+        pinned = call.pinned
+        header_resource = call.resource_header
         if header_resource is not None:
             if header_resource not in self.by_name:
                 raise GatewayError(
@@ -222,7 +190,7 @@ class Catalog:
                     code="unknown_resource",
                 )
             if not pinned:
-                pinned.add(header_resource)
+                pinned = {header_resource}
         if len(pinned) > 1:
             raise GatewayError(
                 400,
@@ -232,19 +200,33 @@ class Catalog:
                 code="resource_conflict",
             )
         resource = next(iter(pinned)) if pinned else None
-        if call.match.operation.routed_by == "model":
-            assert call.model is not None
-            targets = self.resolve(call.model)
-            if resource is None:
-                return targets
-            kept = [t for t in targets if t.resource.name == resource]
-            if not kept:
-                raise GatewayError(
-                    400,
-                    f"The model '{call.model}' is not served on resource '{resource}', where "
-                    "this request's objects live.",
-                    code="model_not_on_resource",
-                    param="model",
-                )
-            return kept
-        return [Target(self.by_name[resource or self.default_resource], "", "", "openai")]
+        op = call.route.operation
+        if op.routed_by != "model":
+            return [Target(self.by_name[resource or self.default_resource], "", "", "openai")]
+        assert call.model is not None
+        targets = self.resolve(call.model)
+        if targets[0].family not in op.families:
+            raise unsupported_family(call.model, targets[0].family, op.request_type)
+        if resource is None:
+            return targets
+        kept = [t for t in targets if t.resource.name == resource]
+        if not kept:
+            raise GatewayError(
+                400,
+                f"The model '{call.model}' is not served on resource '{resource}', where "
+                "this request's objects live.",
+                code="model_not_on_resource",
+                param="model",
+            )
+        return kept
+
+
+def unsupported_family(model: str, family: str, request_type: str) -> GatewayError:
+    """400 for a deployment whose family does not offer the operation (nothing is sent)."""
+    return GatewayError(
+        400,
+        f"'{model}' is a {family}-family deployment, which does not serve {request_type} "
+        "requests through this gateway; nothing was sent upstream.",
+        code="unsupported_operation",
+        param="model",
+    )

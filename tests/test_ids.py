@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from azure_asgi._objects import tag, tag_ids, untag, untag_fields
+from azure_asgi._ids import tag, tag_ids, untag, untag_fields
 
 RESOURCES = {"eastus", "westus"}
 

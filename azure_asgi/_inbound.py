@@ -1,41 +1,28 @@
-"""The inbound call: its body read within limits, and only what routing needs parsed from it."""
+"""The inbound call: its body read within limits, and only what routing needs parsed from it.
+
+This is the one module that reads what the caller sent (body, query, the routing headers);
+everything after it works from the :class:`Inbound` it returns.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from . import _json
 from ._body import body_chunks
 from ._errors import GatewayError
+from ._ids import untag, untag_fields
 from ._multipart import Upload, spool_upload
-from ._objects import untag, untag_fields
 from ._routing import RouteMatch
 from ._types import Receive
 
-__all__ = ["Body", "Call", "StreamedBody", "read_body", "read_call"]
+__all__ = ["Inbound", "read_body", "read_inbound"]
 
-# Fields the gateway consumes itself and never forwards (contract section 5).
+# Fields the gateway consumes itself and never forwards (docs/routes.md).
 _CONSUMED = ("fallbacks", "endpoint")
-
-
-class StreamedBody:
-    """An upload body sent upstream as a stream of known length (replayable per attempt)."""
-
-    __slots__ = ("_model", "_upload", "length")
-
-    def __init__(self, upload: Upload, model: str | None) -> None:
-        self._upload = upload
-        self._model = model
-        self.length = upload.length(model)
-
-    def stream(self) -> AsyncIterator[bytes]:
-        return self._upload.stream(self._model)
-
-
-Body = bytes | StreamedBody | None
 
 
 async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes:
@@ -45,10 +32,10 @@ async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int
 
 
 @dataclass(slots=True)
-class Call:
+class Inbound:
     """One parsed request: what the upstream needs, and what the gateway consumed from it."""
 
-    match: RouteMatch
+    route: RouteMatch
     #: The model the caller asked for (model-routed operations), as sent.
     model: str | None = None
     stream: bool = False
@@ -63,31 +50,29 @@ class Call:
     object_id: str | None = None
     #: Resources named by the ids the call carries (path, body, cursors).
     pinned: set[str] = field(default_factory=set)
+    #: The resource the ``x-azure-resource`` header names.
+    resource_header: str | None = None
     fallbacks: tuple[str, ...] = ()
+    #: A direct-key endpoint, from the ``x-bf-azure-endpoint`` header or the body.
     endpoint: str | None = None
     #: True when ``data`` no longer matches ``raw`` (a consumed or tagged field changed).
     dirty: bool = False
 
-    def body_for(self, deployment: str | None, *, rewrite_model: bool) -> Body:
-        """The upstream body; with ``rewrite_model``, ``model`` names ``deployment``.
-
-        Where the URL names the deployment (Azure's deployments style) the body's ``model`` is
-        not read upstream, so the caller's bytes go out untouched unless the gateway consumed a
-        field. Otherwise the parsed object is re-serialised, keeping the caller's field order
-        and every unknown field.
-        """
-        if self.upload is not None:
-            return StreamedBody(self.upload, deployment if rewrite_model else None)
-        if self.data is None:
-            return None
-        if not rewrite_model or deployment is None or self.data.get("model") == deployment:
+    def json_body(self, model: str | None = None) -> bytes:
+        """The JSON body to send: the caller's bytes when nothing changed, else re-serialised
+        (field order and unknown fields kept), with ``model`` replaced when given."""
+        assert self.data is not None
+        if model is None or self.data.get("model") == model:
             if not self.dirty:
                 return self.raw
             data = self.data
         else:
             data = dict(self.data)
-            data["model"] = deployment
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+            data["model"] = model
+        try:
+            return _json.dumps(data)
+        except ValueError:
+            raise _bad("Request body is nested too deeply.", code="invalid_json") from None
 
     def close(self) -> None:
         if self.upload is not None:
@@ -98,8 +83,8 @@ def _bad(message: str, param: str | None = None, code: str = "invalid_request") 
     return GatewayError(400, message, code=code, param=param)
 
 
-async def read_call(
-    match: RouteMatch,
+async def read_inbound(
+    route: RouteMatch,
     receive: Receive,
     headers: Mapping[bytes, bytes],
     query_string: bytes,
@@ -107,20 +92,31 @@ async def read_call(
     *,
     max_body: int,
     max_upload: int,
-) -> Call:
+) -> Inbound:
     """Read and check a request just enough to route it; fields the gateway ignores stay as
     they are."""
-    op = match.operation
-    call = Call(match)
-    if match.deployment is not None:
-        call.model = match.deployment
+    op = route.operation
+    call = Inbound(route)
+    if route.deployment is not None:
+        call.model = route.deployment
     _read_query(call, query_string, resources)
-    object_id = match.params.get("id")
+    object_id = route.params.get("id")
     if object_id is not None:
         call.object_id, resource = untag(object_id, resources)
         if resource is not None:
             call.pinned.add(resource)
-    if op.body == "multipart":
+    header = headers.get(b"x-azure-resource")
+    if header is not None:
+        call.resource_header = header.decode("latin-1").strip()
+    endpoint = headers.get(b"x-bf-azure-endpoint")
+    if endpoint is not None:
+        call.endpoint = endpoint.decode("latin-1")
+    body = op.body
+    if body == "json_or_multipart":
+        # Documented both ways (video creation): multipart only when a file is attached.
+        multipart = headers.get(b"content-type", b"")[:19].lower() == b"multipart/form-data"
+        body = "multipart" if multipart else "json"
+    if body == "multipart":
         call.upload = await spool_upload(receive, headers, max_upload)
         if op.routed_by == "model" and call.model is None:
             try:
@@ -132,12 +128,12 @@ async def read_call(
                 raise _bad("The form field 'model' is required.", "model")
         return call
     raw = await read_body(receive, headers, max_body)
-    if op.body == "json":
+    if body == "json":
         _parse_json(call, raw, resources)
     return call
 
 
-def _read_query(call: Call, query_string: bytes, resources: Collection[str]) -> None:
+def _read_query(call: Inbound, query_string: bytes, resources: Collection[str]) -> None:
     if not query_string:
         return
     if query_string.startswith(b"api-version=") and b"&" not in query_string:
@@ -157,13 +153,13 @@ def _read_query(call: Call, query_string: bytes, resources: Collection[str]) -> 
     call.query = urlencode(kept)
 
 
-def _parse_json(call: Call, raw: bytes, resources: Collection[str]) -> None:
-    op = call.match.operation
+def _parse_json(call: Inbound, raw: bytes, resources: Collection[str]) -> None:
+    op = call.route.operation
     if not raw.strip():
         raise _bad("Request body is empty: send a JSON object.", code="invalid_json")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = _json.loads(raw)
+    except ValueError as exc:
         raise _bad(f"Request body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise _bad("Request body must be a JSON object.", code="invalid_json")
@@ -173,6 +169,8 @@ def _parse_json(call: Call, raw: bytes, resources: Collection[str]) -> None:
         requested = data.get("model")
         if not isinstance(requested, str) or not requested:
             raise _bad("'model' is required: a string naming a model alias or deployment.", "model")
+        if not requested.isascii() and not _encodable(requested):
+            raise _bad("'model' holds an unpaired UTF-16 surrogate.", "model")
         call.model = requested
     stream = data.get("stream", False)
     if stream is None:
@@ -204,4 +202,13 @@ def _parse_json(call: Call, raw: bytes, resources: Collection[str]) -> None:
         if ep is not None:
             if not isinstance(ep, str):
                 raise _bad("'endpoint' must be a URL string.", "endpoint")
-            call.endpoint = ep
+            if call.endpoint is None:
+                call.endpoint = ep
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -4,14 +4,18 @@ configured aliases (each listed as ``azure/<alias>`` with its deployment and cap
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
-from ._resources import Catalog, Resource, Target
+from . import _json
+from ._catalog import Catalog, Resource, Target
+from ._exchange import Exchange
+from ._relay import send_json
 from ._transport import Transport
+from ._types import Send
+from .families import OpenAIAdapter
 
-__all__ = ["list_models"]
+__all__ = ["answer_model_list", "list_models"]
 
 logger = logging.getLogger("azure_asgi")
 
@@ -59,20 +63,16 @@ def alias_entry(
 
 
 async def _fetch(transport: Transport, resource: Resource) -> list[dict[str, Any]]:
-    url = (
-        f"{resource.base}/models"
-        if resource.kind == "openai"
-        else f"{resource.base}/openai/v1/models"
-    )
-    headers = [("user-agent", "azure-asgi"), await resource.auth.header("openai")]
-    resp = await transport.send("GET", url, headers, None)
+    request = OpenAIAdapter.models_request(resource, await resource.auth.header("openai"))
+    resp = await transport.send(request)
     try:
         body = await resp.read()
     finally:
         await resp.aclose()
     if resp.status != 200:
         raise RuntimeError(f"HTTP {resp.status}")
-    data = json.loads(body).get("data")
+    listing = _json.loads(body)
+    data = listing.get("data") if isinstance(listing, dict) else None
     return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
 
@@ -109,3 +109,25 @@ async def list_models(
     data = [alias_entry(a, catalog.targets_of(a), upstream) for a in catalog.aliases]
     data.extend(upstream.values())
     return {"object": "list", "data": data, "resources_failed": failed}
+
+
+async def answer_model_list(
+    ex: Exchange, catalog: Catalog, transport: Transport, send: Send
+) -> bool:
+    """Answer ``GET /models`` and ``GET /models/<alias>`` from config plus every resource's
+    list; False when the call is for an upstream model id (to be proxied as usual)."""
+    call = ex.inbound
+    assert call is not None
+    alias = None
+    if call.object_id is not None:
+        targets = catalog.lookup(call.object_id)
+        if targets is None:
+            return False
+        alias = targets[0].alias
+    listing = await list_models(catalog, transport, alias)
+    ex.extra["resources_failed"] = listing.pop("resources_failed")
+    ex.extra["latency_ms"] = ex.latency_ms()
+    body = listing["data"][0] if alias is not None else listing
+    ex.status = 200
+    await send_json(send, 200, _json.dumps({**body, "extra_fields": ex.extra}))
+    return True

@@ -1,0 +1,114 @@
+"""The per-request object: one :class:`Exchange` from the first byte in to the last byte out.
+
+Every stage of a request reads and fills the same exchange instead of passing loose values
+along: the shell creates it; the callers stage sets ``principal``; routing sets ``route``;
+reading the body sets ``inbound``; resolution sets ``targets``; the dispatcher appends one
+:class:`Attempt` per upstream try and sets ``target``; the relay sets ``status`` and the
+timings. It is also what observers (telemetry, usage records, limits) look at when a request
+finishes, so they need no hook of their own into any stage (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._callers import Principal
+    from ._catalog import Target
+    from ._deadlines import Deadline
+    from ._inbound import Inbound
+    from ._operations import Operation
+    from ._routing import RouteMatch
+    from ._types import Scope
+
+__all__ = ["Attempt", "Exchange"]
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One upstream try: where it went and how it ended."""
+
+    target: Target
+    started: float
+    #: HTTP status from the upstream, or None when none answered.
+    status: int | None = None
+    #: Why the next attempt was made (``status_429``, ``unreachable``, ``auth_failed``...),
+    #: or None for the attempt whose answer was used.
+    retry_reason: str | None = None
+    ended: float = 0.0
+
+
+class Exchange:
+    """One request through the gateway; what every stage fills in and every observer reads."""
+
+    __slots__ = (
+        "_request_id",
+        "attempts",
+        "deadline",
+        "ended",
+        "extra",
+        "first_byte",
+        "headers",
+        "inbound",
+        "principal",
+        "route",
+        "scope",
+        "started",
+        "status",
+        "target",
+        "targets",
+        "usage",
+    )
+
+    def __init__(self, scope: Scope, deadline: Deadline) -> None:
+        self.scope = scope
+        #: Request headers; names are lower-case bytes (ASGI), the last value of a name wins.
+        self.headers: dict[bytes, bytes] = dict(scope["headers"])
+        self.started = time.perf_counter()
+        self.deadline = deadline
+        self.principal: Principal | None = None
+        self.route: RouteMatch | None = None
+        self.inbound: Inbound | None = None
+        self.targets: list[Target] = []
+        #: The target whose answer the caller got.
+        self.target: Target | None = None
+        self.attempts: list[Attempt] = []
+        #: ``perf_counter`` times: first byte relayed to the caller, answer ended.
+        self.first_byte: float | None = None
+        self.ended: float | None = None
+        #: The HTTP status the caller got (0 until an answer started).
+        self.status = 0
+        #: The upstream's ``usage`` object, when an observer asked for it.
+        self.usage: dict[str, Any] | None = None
+        #: ``extra_fields`` of the answer (contract: provider, request_type, model...).
+        self.extra: dict[str, Any] = {"provider": "azure"}
+        self._request_id: str | None = None
+
+    @property
+    def operation(self) -> Operation:
+        assert self.route is not None, "no route yet"
+        return self.route.operation
+
+    @property
+    def request_id(self) -> str:
+        """The caller's ``x-request-id`` / ``x-ms-client-request-id``, else a new random id."""
+        if self._request_id is None:
+            given = self.headers.get(b"x-request-id") or self.headers.get(b"x-ms-client-request-id")
+            text = given.decode("latin-1") if given and len(given) <= 128 else ""
+            # Only a plain token is taken: it is echoed in headers, bodies and log lines.
+            self._request_id = text if text.isascii() and text.isprintable() else ""
+            if not self._request_id.strip():
+                self._request_id = secrets.token_hex(8)
+        return self._request_id
+
+    def latency_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+    def describe(self, target: Target) -> None:
+        """Record the target that answers: in ``extra_fields`` and for observers."""
+        self.target = target
+        self.extra["model_deployment"] = target.deployment
+        self.extra["resource"] = target.resource.name

@@ -1,0 +1,53 @@
+"""The OpenAI family adapter's pure helpers: extra_fields splicing and upstream error objects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from azure_asgi.families.openai import encode_fields, splice_extra_fields, upstream_error_object
+
+EXTRA = {"provider": "azure", "latency_ms": 3}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": 1}', b'{"a": {"b": [1, 2]}}\n', b'  {"x": "}"}  ', b"{}", b'{\n  "id": "x"\n}\n'],
+)
+def test_splice_keeps_upstream_bytes_and_adds_extra_fields(body: bytes) -> None:
+    out = splice_extra_fields(body, EXTRA)
+    assert out is not None
+    data = json.loads(out)
+    assert data.pop("extra_fields") == EXTRA
+    assert data == json.loads(body)
+    head = body.rstrip()[:-1].rstrip()
+    assert out.startswith(head)  # the upstream's bytes are untouched up to the splice
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"", b"plain text", b'"str"'])
+def test_splice_refuses_non_objects(body: bytes) -> None:
+    assert splice_extra_fields(body, EXTRA) is None
+
+
+def test_upstream_error_object_shapes() -> None:
+    azure = {
+        "error": {"code": "content_filter", "innererror": {"code": "ResponsibleAIPolicyViolation"}}
+    }
+    assert upstream_error_object(400, json.dumps(azure).encode()) == azure["error"]
+    anthropic = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+    assert upstream_error_object(529, json.dumps(anthropic).encode()) == anthropic["error"]
+    text = upstream_error_object(502, b"<html>Bad Gateway</html>")
+    assert text["message"] == "<html>Bad Gateway</html>" and text["code"] == "502"
+    assert upstream_error_object(500, b"")["message"] == "upstream answered HTTP 500"
+
+
+def test_encode_fields_matches_json() -> None:
+    fields = {
+        "provider": "azure",
+        "model_requested": 'quo"te\\é\n',
+        "latency_ms": 12,
+        "resources_failed": ["westus"],
+        "flag": True,
+    }
+    assert json.loads(encode_fields(fields)) == fields
