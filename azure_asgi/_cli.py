@@ -94,6 +94,16 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _require_uvicorn(command: str) -> str | None:
+    """None when uvicorn is installed, else the line that says how to get it."""
+    if _installed("uvicorn"):
+        return None
+    return (
+        f"`azure-asgi {command}` runs a server, which needs uvicorn (an optional dependency): "
+        "pip install 'azure-asgi[serve]'"
+    )
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -114,9 +124,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         config = _load(args.config)
     except ConfigError as exc:
         return _fail(f"invalid config {args.config}: {exc}")
-    server = args.server or _default_server()
-    if server == "granian":
+    if args.server == "granian":
         return _serve_granian(args)
+    missing = _require_uvicorn("serve")
+    if missing:
+        return _fail(missing)
     import uvicorn
 
     if args.workers > 1:
@@ -151,16 +163,6 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _default_server() -> str:
-    """``serve`` without ``--server``: uvicorn (uvloop + httptools).
-
-    In docs/performance.md the two serve the gateway at the same req/s under 64 connections
-    (within run-to-run noise), but uvicorn answers single requests sooner and holds 1,000
-    streams in about 60 % of granian's RSS.
-    """
-    return "uvicorn"
-
-
 def _serve_granian(args: argparse.Namespace) -> int:
     if not _installed("granian"):
         return _fail(
@@ -189,6 +191,9 @@ def _serve_granian(args: argparse.Namespace) -> int:
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
+    missing = _require_uvicorn("emulator")
+    if missing:
+        return _fail(missing)
     import uvicorn
 
     from .testing import AzureEmulator
@@ -226,6 +231,9 @@ def demo_config(emulator_url: str) -> dict[str, Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    missing = _require_uvicorn("demo")
+    if missing:
+        return _fail(missing)
     import uvicorn
 
     from ._app import AzureGateway
@@ -281,9 +289,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--server",
         choices=("uvicorn", "granian"),
-        default=None,
-        help=f"ASGI server (default: {_default_server()}; granian needs "
-        "pip install 'azure-asgi[granian]')",
+        default="uvicorn",
+        # uvicorn by default: in docs/performance.md both serve the same req/s, but uvicorn
+        # answers single requests sooner and holds 1,000 streams in ~60 % of granian's RSS.
+        help="ASGI server (default: uvicorn; granian needs pip install 'azure-asgi[granian]')",
     )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_cmd_serve)

@@ -265,7 +265,7 @@ class DirectKeysConfig(_Model):
 
 
 class GatewayConfig(_Model):
-    """The whole gateway configuration (contract section 3)::
+    """The whole gateway configuration (docs/configuration.md)::
 
     config = GatewayConfig.load("gateway.yaml")  # or .from_env(), or .coerce({...})
     config.resources[0].deployments["gpt-4o"].deployment

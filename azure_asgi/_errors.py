@@ -69,7 +69,7 @@ def error_body(
     extra_fields: dict[str, Any],
     event_id: str | None = None,
 ) -> bytes:
-    """Serialise the contract's error envelope (section 7).
+    """Serialise the one error envelope (docs/routes.md, "Errors").
 
     ``error`` is either a gateway error object or the upstream's own ``error`` object, kept
     whole (``innererror`` included) so that clients see what Azure said.

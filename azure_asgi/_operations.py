@@ -41,7 +41,7 @@ _DONE = (b"data: [DONE]",)
 class Operation:
     """How one OpenAI-shaped operation is routed, validated and sent upstream."""
 
-    #: ``request_type`` in ``extra_fields`` and errors (contract section 7).
+    #: ``request_type`` in ``extra_fields`` and errors (docs/routes.md).
     request_type: str
     method: str
     #: Path below ``/v1/`` with ``{id}`` for an object id: served at ``/v1/<path>``,

@@ -107,6 +107,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Po
             proc.wait(10)
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def wait_for(port: int, proc: subprocess.Popen[str]) -> None:

@@ -1,4 +1,4 @@
-"""Just enough Django for an ASGI app with one view: no database, no admin, no sessions."""
+"""Just enough Django for an ASGI app with one view and a database the gateway's hook reads."""
 
 import os
 
@@ -8,5 +8,5 @@ ALLOWED_HOSTS = ["*"]  # an example: list your real host names in production
 ROOT_URLCONF = "examples.django_app.urls"
 INSTALLED_APPS: list[str] = []
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
-DATABASES: dict[str, dict[str, str]] = {}
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 USE_TZ = True
