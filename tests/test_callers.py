@@ -171,3 +171,98 @@ def test_client_key_comparison() -> None:
     assert callers.is_client_key(b"k-two")
     assert not callers.is_client_key(b"k-on")
     assert not callers.is_client_key(b"")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/llm/v1/embeddings/%2e%2e/chat/completions",
+        "/llm/v1/embeddings/%2E%2E/chat/completions",
+        "/llm/v1/embeddings/../chat/completions",
+        "/llm/v1/embeddings/./../chat/completions",
+        "/llm/v1/embeddingsX/../chat/completions",
+    ],
+)
+async def test_a_path_rule_in_the_hook_cannot_be_sidestepped(
+    emulator: AzureEmulator, path: str
+) -> None:
+    # The hook allows embeddings only, by path: a spelling of /v1/chat/completions that starts
+    # with /llm/v1/embeddings must not reach chat, because the hook sees the routed path.
+    seen: list[tuple[str, Any]] = []
+
+    def embeddings_only(scope: dict[str, Any]) -> Principal | None:
+        seen.append((scope["path"], scope["azure_asgi.route"]))
+        if scope["path"].startswith("/llm/v1/embeddings"):
+            return Principal(subject="embedder")
+        return None
+
+    gw = gateway_for(emulator, authorize=embeddings_only)
+    scope_app = _mounted_at("/llm", gw)
+    async with gw, anon(scope_app) as client:
+        resp = await client.post(path, json=CHAT)
+        allowed = await client.post("/llm/v1/embeddings", json={"model": "gpt-4o", "input": "hi"})
+    assert resp.status_code == 401
+    assert seen[0][0] == "/llm/v1/chat/completions"
+    assert seen[0][1].operation.request_type == "chat_completion"
+    assert allowed.status_code == 200
+    assert seen[1][1].operation.request_type == "embedding"
+    assert [r.path for r in emulator.requests] == ["/openai/deployments/my-gpt4o/embeddings"]
+
+
+def _mounted_at(prefix: str, app: Any) -> Any:
+    """A host that mounts ``app`` at ``prefix`` the ASGI way (root_path extended)."""
+
+    async def host(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope = {**scope, "root_path": prefix}
+        await app(scope, receive, send)
+
+    return host
+
+
+async def test_the_hook_can_authorise_by_operation(
+    emulator: AzureEmulator,
+) -> None:
+    async def by_operation(scope: dict[str, Any]) -> Principal | None:
+        route = scope["azure_asgi.route"]
+        if route is not None and route.operation.request_type == "chat_completion":
+            return Principal(subject="chatter", scopes=frozenset({"chat"}))
+        return None
+
+    async with gateway_for(emulator, authorize=by_operation) as gw, anon(gw) as client:
+        chat = await client.post("/openai/deployments/gpt-4o/chat/completions", json=CHAT)
+        embed = await client.post("/v1/embeddings", json={"model": "gpt-4o", "input": "x"})
+        unknown = await client.post("/v1/nothing/here", json={})
+    assert chat.status_code == 200
+    assert embed.status_code == 401
+    assert unknown.status_code == 401  # no route: the hook sees route None and refuses
+    assert len(emulator.requests) == 1
+
+
+async def test_principal_is_put_on_the_host_scope(emulator: AzureEmulator) -> None:
+    scopes: list[dict[str, Any]] = []
+    gw = gateway_for(emulator)
+
+    async def host(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await gw(scope, receive, send)
+
+    async with gw, anon(host) as client:
+        resp = await client.post("/v1/chat/completions", json=CHAT, headers={"api-key": CLIENT_KEY})
+    assert resp.status_code == 200
+    principal = scopes[0]["azure_asgi.principal"]
+    assert isinstance(principal, Principal) and principal.subject == "client-key"
+
+
+async def test_a_sync_hook_runs_off_the_event_loop(emulator: AzureEmulator) -> None:
+    import threading
+
+    threads: list[int] = []
+
+    def hook(scope: dict[str, Any]) -> Principal:
+        threads.append(threading.get_ident())
+        return Principal(subject="x")
+
+    async with gateway_for(emulator, authorize=hook) as gw, anon(gw) as client:
+        resp = await client.post("/v1/chat/completions", json=CHAT)
+    assert resp.status_code == 200
+    assert threads and threads[0] != threading.get_ident()

@@ -152,3 +152,39 @@ async def test_direct_request_still_needs_a_client_key_and_never_forwards_it() -
 )
 def test_endpoint_origin(endpoint: str, origin: str | None) -> None:
     assert endpoint_origin(endpoint) == origin
+
+
+async def test_fallbacks_of_a_direct_request_stay_on_the_callers_endpoint() -> None:
+    # The caller's endpoint fails for its deployment; its fallback is tried on the same
+    # endpoint with the same (caller's) key, never on a configured resource or credential.
+    sent: list[httpx.Request] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if "/deployments/primary/" in request.url.path:
+            return httpx.Response(503, json={"error": {"code": "busy", "message": "busy"}})
+        return httpx.Response(200, json={"id": "x", "object": "chat.completion", "choices": []})
+
+    config = make_config(
+        direct_keys={"enabled": True},
+        retries={"max_attempts": 1, "initial_backoff_ms": 1, "max_backoff_ms": 1},
+    )
+    gw = AzureGateway(
+        config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(upstream))
+    )
+    async with gw, client(gw) as c:
+        resp = await c.post(
+            "/v1/chat/completions",
+            json={**CHAT, "model": "primary", "fallbacks": ["gpt-4o"]},
+            headers={
+                "x-bf-azure-endpoint": "https://theirs.openai.azure.com",
+                "api-key": OWN_KEY,
+                "x-gateway-key": CLIENT_KEY,
+            },
+        )
+    assert resp.status_code == 200, resp.text
+    assert [r.url.host for r in sent] == ["theirs.openai.azure.com"] * 2
+    assert sent[1].url.path == "/openai/deployments/gpt-4o/chat/completions"
+    assert all(r.headers["api-key"] == OWN_KEY for r in sent)
+    assert all(EMULATOR_KEY not in str(r.headers) for r in sent)
+    assert resp.json()["extra_fields"]["resource"] == "direct"
