@@ -1,6 +1,6 @@
 """The gateway configuration: pydantic models and their loading from files, dicts and env.
 
-Every problem surfaces as one :class:`ConfigError` (see ``_config_errors``) whose message is a
+Every problem surfaces as one :class:`ConfigError` (see ``_config_loading``) whose message is a
 single line ``<dotted.field.path>: <what is wrong and how to fix it>``.
 """
 
@@ -25,7 +25,16 @@ from pydantic import (
     model_validator,
 )
 
-from ._config_loading import ConfigError, FieldErrors, Loc, config_error, expand, parse_text
+from ._config_loading import (
+    ConfigError,
+    FieldErrors,
+    Loc,
+    config_error,
+    config_path,
+    expand,
+    parse_text,
+    unknown_key,
+)
 from ._operations import REQUEST_TYPES
 
 __all__ = [
@@ -304,10 +313,11 @@ class GatewayConfig(_Model):
                     f"no resource named '{self.default_resource}' (names: {known})",
                 )
             )
-        for key in self.api_versions:
+        for index, key in enumerate(self.api_versions):
             if key not in REQUEST_TYPES:
-                allowed = ", ".join(sorted(REQUEST_TYPES))
-                errors.append((("api_versions", key), f"unknown request type (allowed: {allowed})"))
+                # Shown by position, like any unknown key: its text might be a pasted secret.
+                message = unknown_key("api_versions", index, sorted(REQUEST_TYPES))
+                errors.append((("api_versions",), message))
         aliases = {alias for r in self.resources for alias in r.deployments}
         for i, r in enumerate(self.resources):
             for alias, dc in r.deployments.items():
@@ -402,13 +412,14 @@ def _split(value: str) -> list[str]:
 
 def _validate(data: Mapping[str, Any], env: Mapping[str, str] | None) -> GatewayConfig:
     if env is not None:
-        unset: list[tuple[str, str]] = []
+        unset: list[tuple[Loc, str]] = []
         data = expand(data, env, (), unset)
         if unset:
-            raise ConfigError(*unset[0], *unset[1:])
+            found = [(config_path(GatewayConfig, loc, data), msg) for loc, msg in unset]
+            raise ConfigError(*found[0], *found[1:])
     try:
         return GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        error = config_error(exc, GatewayConfig)
+        error = config_error(exc, GatewayConfig, data)
     # Raised here, not in the except block: str(ValidationError) shows input values (secrets).
     raise error

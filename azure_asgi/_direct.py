@@ -7,7 +7,9 @@ configured credential is never used for such a request.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
@@ -21,7 +23,9 @@ from ._inbound import Inbound
 
 __all__ = ["DirectKeys", "endpoint_origin"]
 
-_HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")
+# RFC 1123 labels: 1-63 letters, digits or hyphens, a hyphen neither first nor last.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_MAX_HOST = 253
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -38,14 +42,47 @@ def endpoint_origin(endpoint: str) -> str | None:
         return None
     if parts.path not in ("", "/"):
         return None
-    host = parts.hostname.lower()
-    if not _HOST.fullmatch(host):
-        return None  # no backslashes, percent-escapes or other characters clients disagree on
+    host = _host(parts.hostname.lower(), bracketed=parts.netloc.startswith("["))
+    if host is None:
+        return None
     if port == _DEFAULT_PORTS[parts.scheme]:
         port = None
-    if ":" in host:
-        host = f"[{host}]"  # an IPv6 literal
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _host(host: str, *, bracketed: bool) -> str | None:
+    """The host in the one spelling ``allowed_endpoints`` patterns are matched against, or None.
+
+    Only what every resolver and HTTP client reads the same way passes: DNS names of valid
+    labels, canonical dotted-quad IPv4, and bracketed IPv6 (compressed). So a shell-style ``*``
+    can match nothing but whole labels and dots: no empty label (``https://.openai.azure.com``),
+    no backslash, percent-escape or zone id, no legacy number that a resolver reads as another
+    address (``0x7f000001`` is 127.0.0.1 to inet_aton).
+    """
+    if bracketed:
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+        return None if address.scope_id is not None else f"[{address.compressed}]"
+    if len(host) > _MAX_HOST or not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        return None
+    # A name's last label is never all digits (RFC 3696 section 2): such a host is an address.
+    if not host.rsplit(".", 1)[-1].isdigit() and not _legacy_ipv4(host):
+        return host
+    try:
+        return str(ipaddress.IPv4Address(host))  # only the canonical dotted quad
+    except ValueError:
+        return None
+
+
+def _legacy_ipv4(host: str) -> bool:
+    """Whether a resolver would read ``host`` as an IPv4 address (``0x7f.1``, ``2130706433``)."""
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
 
 
 class DirectKeys:

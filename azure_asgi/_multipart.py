@@ -22,7 +22,11 @@ __all__ = ["Upload", "spool_upload"]
 
 _CHUNK = 64 * 1024
 _MEMORY = 1024 * 1024  # spool to disk past this
-_BOUNDARY = re.compile(rb'boundary="?([^";]+)"?', re.IGNORECASE)
+# The boundary parameter, quoted (which may hold spaces) or not (up to the next parameter).
+_BOUNDARY = re.compile(rb';\s*boundary=(?:"([^"]*)"|([^;]*))', re.IGNORECASE)
+# RFC 2046 section 5.1.1: 1 to 70 bchars, the last one not a space.
+_MAX_BOUNDARY = 70
+_BCHARS = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]*[0-9A-Za-z'()+_,\-./:=?]")
 _NAME = re.compile(rb'[; ]name="([^"]*)"', re.IGNORECASE)
 
 
@@ -84,14 +88,7 @@ async def _read_at(file: IO[bytes], pos: int, size: int) -> bytes:
 async def spool_upload(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> Upload:
     """Read a multipart body into a spooled file, refusing it (413) past ``limit`` bytes."""
     content_type = headers.get(b"content-type", b"")
-    match = _BOUNDARY.search(content_type)
-    if not content_type.lower().startswith(b"multipart/form-data") or match is None:
-        raise GatewayError(
-            400,
-            "This operation takes a multipart/form-data body (with a boundary), such as the "
-            "openai SDK sends for uploads.",
-            code="invalid_multipart",
-        )
+    boundary = _boundary(content_type)  # refused before a byte of the body is read
     file = tempfile.SpooledTemporaryFile(max_size=_MEMORY)  # noqa: SIM115 - owned by Upload
     size = 0
     try:
@@ -101,7 +98,44 @@ async def spool_upload(receive: Receive, headers: Mapping[bytes, bytes], limit: 
     except BaseException:
         file.close()
         raise
-    return Upload(file, size, match.group(1), content_type)
+    return Upload(file, size, boundary, content_type)
+
+
+def _boundary(content_type: bytes) -> bytes:
+    """The multipart boundary of a content type, refused (400) unless RFC 2046 allows it.
+
+    The length cap is what keeps :func:`_delimiters` linear: its blocks overlap by the
+    delimiter's length, which must stay far below the block size.
+    """
+    match = _BOUNDARY.search(content_type)
+    if not content_type.lower().startswith(b"multipart/form-data") or match is None:
+        raise _invalid(
+            "This operation takes a multipart/form-data body (with a boundary), such as the "
+            "openai SDK sends for uploads."
+        )
+    quoted, bare = match.groups()
+    boundary: bytes = quoted if quoted is not None else bare.strip()
+    # The boundary itself is never echoed: it may be tens of kilobytes long.
+    if not boundary:
+        raise _invalid(
+            "The multipart boundary is empty; RFC 2046 requires 1 to 70 characters: "
+            "send a content-type such as multipart/form-data; boundary=<32 hex digits>."
+        )
+    if len(boundary) > _MAX_BOUNDARY:
+        raise _invalid(
+            f"The multipart boundary is {len(boundary)} characters long; RFC 2046 allows at "
+            f"most {_MAX_BOUNDARY}: send a shorter one (the openai SDK sends 32 hex digits)."
+        )
+    if not _BCHARS.fullmatch(boundary):
+        raise _invalid(
+            "The multipart boundary may hold only letters, digits, spaces and '()+_,-./:=? "
+            "and must not end in a space (RFC 2046): send one made of such characters."
+        )
+    return boundary
+
+
+def _invalid(message: str) -> GatewayError:
+    return GatewayError(400, message, code="invalid_multipart")
 
 
 def _find_field(
@@ -126,11 +160,17 @@ def _delimiters(file: IO[bytes], size: int, delimiter: bytes) -> Iterator[int]:
 
     Blocks overlap by the delimiter's length plus its leading CRLF, so a delimiter split across
     two blocks is still found; ``last`` keeps one found in the overlap from counting twice.
+    Each block starts ``step`` bytes after the previous one, so the scan always moves forward
+    and reads the file about once.
     """
     overlap = len(delimiter) + 2
-    pos = 0
+    step = _CHUNK - overlap
+    if step < _CHUNK // 2:
+        # Unreachable through spool_upload (boundaries are capped at 70 bytes); refused here
+        # so that no other caller can make the scan stand still, seek backwards or crawl.
+        raise ValueError(f"a {len(delimiter)}-byte multipart delimiter is too long to scan")
     last = -1
-    while pos < size:
+    for pos in range(0, size, step):
         file.seek(pos)
         block = file.read(_CHUNK)
         if not block:
@@ -145,7 +185,6 @@ def _delimiters(file: IO[bytes], size: int, delimiter: bytes) -> Iterator[int]:
             i = block.find(delimiter, i + 1)
         if pos + len(block) >= size:
             return
-        pos += len(block) - overlap
 
 
 def _field_in_part(

@@ -75,8 +75,34 @@ def test_bad_config_exits_nonzero_with_one_line_naming_the_field(
     assert main([command, "--config", write(tmp_path, bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "resources.1.endpiont" in err
+    assert "resources.1: an unknown key (the 2nd key of resources.1; allowed: name, endpoint" in err
+    assert "endpiont" not in err  # a key's name is never shown: it might be a pasted secret
     assert SECRET not in err
+
+
+PASTED_KEY = "sk-PASTED-AS-A-KEY-do-not-print"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        f"auth: {{tenant_id: t, client_id: c, {PASTED_KEY}: x, client_secret:",
+        f"auth: {{{PASTED_KEY}: x, tenant_id: t, client_id: c, client_secret:",
+    ],
+)
+def test_check_never_prints_a_secret_pasted_as_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    text = CONFIG.replace("auth: {tenant_id: t, client_id: c, client_secret:", bad)
+    assert PASTED_KEY in text
+    assert main(["check", "--config", write(tmp_path, text)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("azure-asgi: invalid config ")
+    assert "resources.1.auth: an unknown key (the " in captured.err
+    assert "allowed: api_key, tenant_id" in captured.err
+    for secret in (PASTED_KEY, SECRET, CLIENT_SECRET):
+        assert secret not in captured.err
 
 
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

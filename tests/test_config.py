@@ -207,26 +207,135 @@ def test_coerce_dict_expands_from_os_environ(monkeypatch: pytest.MonkeyPatch) ->
 # --- validation errors ---------------------------------------------------------------------------
 
 
-def test_unknown_top_level_key_lists_allowed_fields() -> None:
+def test_unknown_top_level_key_is_shown_by_position_with_allowed_fields() -> None:
     exc = error_of(config(timeout=5))
     assert str(exc) == (
-        "timeout: unknown field (allowed: api_version, api_versions, timeout_s, retries, limits, "
-        "default_resource, resources, clients, direct_keys)"
+        "config: an unknown key (the 2nd key of config; allowed: api_version, api_versions, "
+        "timeout_s, retries, limits, default_resource, resources, clients, direct_keys)"
     )
-    assert exc.field == "timeout"
+    assert exc.field == "config"
 
 
-def test_unknown_nested_keys_name_field_and_allowed_ones() -> None:
+def test_unknown_nested_keys_name_their_parent_and_allowed_ones() -> None:
     exc = error_of(config({**resource(), "endpiont": "x"}))
-    assert "resources.0.endpiont: unknown field (allowed: name, endpoint, weight, kind" in str(exc)
+    assert str(exc) == (
+        "resources.0: an unknown key (the 3rd key of resources.0; allowed: name, endpoint, "
+        "weight, kind, api_style, auth, deployments)"
+    )
     exc = error_of(config(resource(deployments={"gpt": {"deployment": "d", "famly": "x"}})))
     assert str(exc) == (
-        "resources.0.deployments.gpt.famly: unknown field (allowed: deployment, family, fallbacks)"
+        "resources.0.deployments.gpt: an unknown key (the 2nd key of resources.0.deployments.gpt; "
+        "allowed: deployment, family, fallbacks)"
     )
     exc = error_of(config(resource(auth={"managed_identity": {"clientid": "x"}})))
-    assert (
-        str(exc) == "resources.0.auth.managed_identity.clientid: unknown field (allowed: client_id)"
+    assert str(exc) == (
+        "resources.0.auth.managed_identity: an unknown key (the 1st key of "
+        "resources.0.auth.managed_identity; allowed: client_id)"
     )
+    for text in ("endpiont", "famly", "clientid"):
+        assert text not in str(exc)
+
+
+PASTED = "sk-abc123pastedAsAKey"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "position"),
+    [
+        (
+            config(resource(auth={"api_key": "k", "scope": "s", PASTED: "x"})),
+            "resources.0.auth",
+            "the 3rd key of resources.0.auth",
+        ),
+        ({**config(), PASTED: 1}, "config", "the 2nd key of config"),
+        (config(clients={PASTED: True}), "clients", "the 1st key of clients"),
+        (
+            config(*[resource(name=f"r{i}") for i in range(10)], resource(name="x", **{PASTED: 1})),
+            "resources.10",
+            "the 3rd key of resources.10",
+        ),
+    ],
+)
+def test_a_secret_pasted_as_a_key_is_never_echoed(
+    data: dict[str, Any], field: str, position: str
+) -> None:
+    exc = error_of(data)
+    assert exc.field == field
+    assert f"an unknown key ({position}; allowed: " in str(exc)
+    for text in (str(exc), repr(exc), repr(exc.errors), exc.field):
+        assert PASTED not in text and "abc123" not in text
+
+
+def test_key_that_is_not_a_string_is_shown_by_position() -> None:
+    exc = error_of(config(resource(auth={"api_key": "k", 123456: "x"})))
+    assert str(exc).startswith(
+        "resources.0.auth: a key that is not a string (the 2nd key of resources.0.auth; allowed: "
+    )
+    assert "123456" not in str(exc)
+
+
+def test_unset_variable_under_an_unknown_key_does_not_echo_the_key() -> None:
+    exc = error_of(config(resource(auth={"api_key": "k", PASTED: {"x": "${NOT_SET_HERE}"}})))
+    assert exc.field == "resources.0.auth.<2nd key>"
+    assert "NOT_SET_HERE is not set" in str(exc)
+    assert PASTED not in str(exc)
+
+
+def test_unknown_api_versions_key_is_shown_by_position() -> None:
+    exc = error_of(config(api_versions={"image_edit": "v", PASTED: "x"}))
+    assert exc.field == "api_versions"
+    assert "an unknown key (the 2nd key of api_versions; allowed: " in str(exc)
+    assert "image_edit" in str(exc)  # among the allowed ones
+    assert PASTED not in str(exc)
+
+
+YAML_AUTH = "resources:\n  - {{name: a, endpoint: https://a.openai.azure.com, auth: {auth}}}\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        YAML_AUTH.format(auth=f"{{api_key: *{SECRET}}}"),  # read as an alias
+        YAML_AUTH.format(auth=f"{{api_key: !{SECRET} x}}"),  # read as a tag
+    ],
+)
+def test_yaml_errors_do_not_quote_a_secret(tmp_path: Path, text: str) -> None:
+    # An api_key starting with * or ! reads as a YAML alias or tag, which PyYAML quotes.
+    path = tmp_path / "gateway.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="invalid YAML at line 2") as info:
+        GatewayConfig.load(path, environ={})
+    assert SECRET not in str(info.value)
+    assert SECRET.removeprefix("sk-") not in str(info.value)
+
+
+def test_yaml_errors_keep_the_short_quotes_that_explain_them(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("resources:\n\t- x\n")
+    with pytest.raises(ConfigError, match=r"found character '\\t' that cannot start any token"):
+        GatewayConfig.load(path, environ={})
+
+
+def test_validator_messages_that_quote_their_input_are_scrubbed() -> None:
+    # Defence in depth: a future validator echoing its input must not leak it through a
+    # ConfigError (pydantic's own messages never quote the input).
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    from azure_asgi._config_loading import config_error
+
+    class Echoing(BaseModel):
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def _echo(cls, value: str) -> str:
+            raise ValueError(f"{value!r} is not a good name")
+
+    with pytest.raises(ValidationError) as info:
+        Echoing.model_validate({"name": SECRET})
+    message = str(config_error(info.value, Echoing, {"name": SECRET}))
+    assert SECRET not in message
+    assert message == "name: '<value not shown>' is not a good name"
 
 
 def test_several_errors_join_on_one_line_first_first() -> None:
@@ -234,13 +343,13 @@ def test_several_errors_join_on_one_line_first_first() -> None:
     message = str(exc)
     assert message.startswith("retries.max_attempts: ")
     assert "resources.0.endpoint: required field is missing" in message
-    assert "resources.0.bogus: unknown field" in message
-    assert message.count("; ") == 2
+    assert "resources.0: an unknown key (the 2nd key of resources.0; allowed: " in message
+    assert message.count("; ") == 3  # three errors, one of them listing what is allowed
     assert exc.field == "retries.max_attempts"
     assert [field for field, _ in exc.errors] == [
         "retries.max_attempts",
         "resources.0.endpoint",
-        "resources.0.bogus",
+        "resources.0",
     ]
 
 
@@ -532,6 +641,15 @@ def test_secrets_not_in_repr_or_str() -> None:
         {"resources": [resource(auth={"api_key": [SECRET]})]},
         {"resources": [resource(auth={"azure_ad_token": {"x": SECRET}})]},
         {"resources": [resource(endpoint=f"https://user:{SECRET}@h")]},
+        {"resources": [resource(auth={"api_key": {SECRET: SECRET}})]},
+        {"resources": [resource(auth={"client_secret": 12, SECRET: SECRET})]},
+        {"resources": [resource(auth={"managed_identity": {SECRET: SECRET}})]},
+        {"resources": [resource(auth={"managed_identity": SECRET})]},
+        {"resources": [resource(kind=SECRET, weight=SECRET, api_style=SECRET)]},
+        {"clients": {"api_keys": SECRET}},
+        {"clients": {"api_keys": [SECRET, [SECRET]], SECRET: 1}},
+        {"direct_keys": {"allowed_endpoints": SECRET}},
+        {"default_resource": 5, SECRET: {SECRET: "${UNSET_SECRET_VAR}"}},
     ],
 )
 def test_secrets_not_in_errors(breakage: dict[str, Any]) -> None:
@@ -580,5 +698,6 @@ def test_api_versions_overrides_are_checked() -> None:
     cfg = GatewayConfig.coerce(config(api_versions={"image_edit": "2025-04-01-preview"}))
     assert cfg.api_versions == {"image_edit": "2025-04-01-preview"}
     exc = error_of(config(api_versions={"image_edits": "x"}))
-    assert exc.field == "api_versions.image_edits"
+    assert exc.field == "api_versions"
+    assert "the 1st key of api_versions" in str(exc) and "image_edits" not in str(exc)
     assert "image_edit" in str(exc)

@@ -85,6 +85,22 @@ async def test_direct_endpoint_from_body_with_bearer() -> None:
         "https://evil.com\\.openai.azure.com",
         "https://theirs.openai.azure.com:8443",
         "not a url",
+        # Malformed hosts the shell-style * would otherwise have matched.
+        "https://.openai.azure.com",
+        "https://a..openai.azure.com",
+        "https://-a.openai.azure.com",
+        "https://a-.openai.azure.com",
+        "https://theirs.openai.azure.com.",
+        # Tricks that put the allow-listed suffix outside the host.
+        "https://evil.com#.openai.azure.com",
+        "https://evil.com/.openai.azure.com",
+        "https://evil.com?.openai.azure.com",
+        "https://evil.com%23.openai.azure.com",
+        "https://evil.com@theirs.openai.azure.com",
+        "https://evil.com:443.openai.azure.com",
+        "https://x.openai.azure.com.evil.com",
+        "https://x.openai.azure.com:443@evil.com",
+        "https://[::1].openai.azure.com",
     ],
 )
 async def test_endpoint_not_allowed_sends_nothing(endpoint: str) -> None:
@@ -148,6 +164,14 @@ async def test_direct_request_still_needs_a_client_key_and_never_forwards_it() -
         ("https://a.openai.azure.com?q=1", None),
         ("ftp://a.openai.azure.com", None),
         ("https://a%2eb.com", None),
+        ("https://a-b.c0.openai.azure.com", "https://a-b.c0.openai.azure.com"),
+        ("https://x.openai.azure.com:8443", "https://x.openai.azure.com:8443"),
+        ("http://localhost:9000", "http://localhost:9000"),
+        ("http://10.0.0.255", "http://10.0.0.255"),
+        ("https://[2001:DB8:0:0::1]", "https://[2001:db8::1]"),
+        ("https://[::ffff:10.0.0.1]:8443", "https://[::ffff:a00:1]:8443"),
+        (f"https://{'a' * 63}.openai.azure.com", f"https://{'a' * 63}.openai.azure.com"),
+        (f"https://{'a.' * 125}abc", f"https://{'a.' * 125}abc"),  # 253 characters
     ],
 )
 def test_endpoint_origin(endpoint: str, origin: str | None) -> None:
@@ -188,3 +212,37 @@ async def test_fallbacks_of_a_direct_request_stay_on_the_callers_endpoint() -> N
     assert all(r.headers["api-key"] == OWN_KEY for r in sent)
     assert all(EMULATOR_KEY not in str(r.headers) for r in sent)
     assert resp.json()["extra_fields"]["resource"] == "direct"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://.openai.azure.com",  # empty label
+        "https://a..openai.azure.com",
+        "https://a.openai.azure.com.",  # a trailing dot is an empty last label
+        "https://.a.openai.azure.com",
+        "https://-a.openai.azure.com",  # a hyphen may not start or end a label
+        "https://a-.openai.azure.com",
+        "https://a.-b-.com",
+        "https://a_b.openai.azure.com",  # not a hostname character
+        f"https://{'a' * 64}.openai.azure.com",  # a label of more than 63
+        f"https://{'a.' * 125}abcd",  # more than 253 in all
+        "http://256.0.0.1",  # looks like an IPv4 address, is not one
+        "http://1.2.3",
+        "http://1.2.3.4.5",
+        "http://a.1",  # an all-digit last label is not a name
+        "http://010.0.0.1",  # leading zeros: octal to some resolvers
+        "http://2130706433",  # 127.0.0.1 to inet_aton, not a dotted quad
+        "http://0x7f.0.0.1",
+        "http://0x7f000001",
+        "http://[1.2.3.4]",  # brackets hold IPv6 only
+        "http://[::1%25eth0]:9000",  # no zone ids
+        "http://[fe80::1%eth0]",
+        "http://[::g]",
+        "http://[::1",
+        "http://::1",  # IPv6 only in brackets
+        "http://1::1:9000",
+    ],
+)
+def test_endpoint_origin_refuses_malformed_hosts(endpoint: str) -> None:
+    assert endpoint_origin(endpoint) is None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._json import json_text
 from ._replies import CHOICE_FILTER_RESULTS, PROMPT_FILTER_RESULTS, SYSTEM_FINGERPRINT
 from ._text import count_words, pieces, truncate
 
@@ -26,10 +26,6 @@ __all__ = [
 _CHUNK_FILTERS = {
     key: CHOICE_FILTER_RESULTS[key] for key in ("hate", "self_harm", "sexual", "violence")
 }
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +118,7 @@ def completion_events(reply: CompletionReply, *, include_usage: bool = False) ->
         head["usage"] = None
 
     def event(obj: Any) -> bytes:
-        return f"data: {_dumps(obj)}\n\n".encode()
+        return f"data: {json_text(obj)}\n\n".encode()
 
     def chunk(index: int, text: str, finish: str | None, filters: Any) -> bytes:
         choice = {

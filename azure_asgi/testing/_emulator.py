@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ._asgi import Receive, Scope, Send, StreamCut, lifespan, read_body, respond, send_stream
 from ._exchange import RATE, Exchange, Handler
 from ._faults import Fault, FaultQueue
 from ._inference import INFERENCE
 from ._jobs import JOBS
+from ._json import BadJson
 from ._messages import (
     anthropic_error,
     messages_events,
@@ -38,9 +40,7 @@ _DEPLOYMENT_NOT_FOUND = azure_error(
     "The API deployment for this resource does not exist. If you created the deployment within "
     "the last 5 minutes, please wait a moment and try again.",
 )
-_BAD_JSON = azure_error(
-    "BadRequest", "We could not parse the JSON body of your request. Expected a JSON object."
-)
+_BAD_JSON = "We could not parse the JSON body of your request"
 _BAD_FORM = azure_error(
     "BadRequest", "We could not parse the body of your request. Expected multipart/form-data."
 )
@@ -192,7 +192,7 @@ class AzureEmulator:
         if not self._authorized(record.headers, bearer_keys=style == STYLE_V1):
             return await exchange.error(401, _UNAUTHORIZED)
         if op.body == BODY_JSON and not isinstance(exchange.payload, dict):
-            return await exchange.error(400, _BAD_JSON)
+            return await exchange.error(400, azure_error("BadRequest", _bad_json(exchange.payload)))
         if op.body == BODY_FORM and exchange.payload is None:
             return await exchange.error(400, _BAD_FORM)
         if op.model:
@@ -224,7 +224,7 @@ class AzureEmulator:
             message = "anthropic-version: header is required"
             return await respond(send, 400, anthropic_error("invalid_request_error", message), ids)
         if not isinstance(payload, dict):
-            message = "There was an error parsing the body of your request: expected a JSON object"
+            message = f"There was an error parsing the body of your request: {_why(payload)}"
             return await respond(send, 400, anthropic_error("invalid_request_error", message), ids)
         problem = validate_messages(payload)
         if problem is not None:
@@ -283,3 +283,14 @@ class AzureEmulator:
                 self.streams_completed += 1
             elif outcome == "cancelled":
                 self.streams_cancelled += 1
+
+
+def _why(payload: Any) -> str:
+    """Why a JSON operation's body is refused: what :func:`parse_json` said, or its type."""
+    return payload.reason if isinstance(payload, BadJson) else "expected a JSON object"
+
+
+def _bad_json(payload: Any) -> str:
+    if isinstance(payload, BadJson):
+        return f"{_BAD_JSON}: {payload.reason}."
+    return f"{_BAD_JSON}. Expected a JSON object."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -10,12 +9,13 @@ from typing import Any, Protocol
 
 from ._asgi import Headers, Receive, Send, respond, send_stream
 from ._faults import Effects
+from ._json import json_bytes
 from ._replies import azure_error
 from ._requests import RecordedRequest
 from ._routes import Route
 from ._store import Store
 
-__all__ = ["RATE", "Exchange", "Handler", "Host", "dumps", "positive_int", "text_of"]
+__all__ = ["RATE", "Exchange", "Handler", "Host", "positive_int", "text_of"]
 
 # Rate-limit headers as Azure sends them, so gateways can be tested passing them through.
 RATE: Headers = [
@@ -25,10 +25,6 @@ RATE: Headers = [
 ]
 # Binary downloads (speech, file and video content) go out in body messages of this size.
 CHUNK = 16 * 1024
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 class Host(Protocol):
@@ -70,7 +66,7 @@ class Exchange:
 
     async def json(self, body: Any, status: int = 200) -> None:
         """Answer with ``body`` (serialised unless it is bytes already)."""
-        data = body if isinstance(body, bytes) else dumps(body)
+        data = body if isinstance(body, bytes) else json_bytes(body)
         await respond(self.send, status, data, [*self.ids, *RATE])
 
     async def text(self, body: str, content_type: bytes) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 
+from ._json import json_bytes
 from ._messages import anthropic_error, error_type_for
 
 __all__ = ["Effects", "Fault", "FaultQueue"]
@@ -179,7 +179,7 @@ class Fault:
         else:
             default_code = "InternalServerError" if status == 500 else str(status)
             error = {"code": self.code or default_code, "message": message}
-        return status, headers, json.dumps({"error": error}).encode()
+        return status, headers, json_bytes({"error": error})
 
 
 def _phrase(status: int) -> str:

@@ -13,7 +13,8 @@ from ._completions import (
     embedding_inputs,
     plan_completion,
 )
-from ._exchange import Exchange, Handler, dumps, positive_int, text_of
+from ._exchange import Exchange, Handler, positive_int, text_of
+from ._json import json_bytes
 from ._media import AUDIO_TYPES, audio_duration, speech_audio, subtitles, tiny_png
 from ._multipart import Form, Part
 from ._replies import (
@@ -101,7 +102,7 @@ async def embeddings(ex: Exchange) -> None:
 
 
 def _sse(kind: str, data: Mapping[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + dumps(data) + b"\n\n"
+    return b"event: " + kind.encode() + b"\ndata: " + json_bytes(data) + b"\n\n"
 
 
 async def _images(ex: Exchange, options: Mapping[str, Any], prompt: str, revised: str) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._json import json_text, parse_json
 from ._text import count_words, last_user_text, pieces, prompt_words, truncate
 
 __all__ = [
@@ -31,13 +31,9 @@ ERROR_TYPES = {
 }
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
 def anthropic_error(error_type: str, message: str) -> bytes:
     """Anthropic's error body: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
-    return _dumps({"type": "error", "error": {"type": error_type, "message": message}}).encode()
+    return json_text({"type": "error", "error": {"type": error_type, "message": message}}).encode()
 
 
 def error_type_for(status: int) -> str:
@@ -98,7 +94,7 @@ def plan_messages(body: Mapping[str, Any], *, seq: int) -> MessagesReply:
     echo = last_user_text(messages)
     tool = _forced_tool(body)
     if tool is not None:
-        tool_input = _dumps({"text": echo})
+        tool_input = json_text({"text": echo})
         text: str | None = None
         stop = "tool_use"
         words = count_words(tool_input)
@@ -127,7 +123,7 @@ def _block(reply: MessagesReply) -> dict[str, Any]:
         "type": "tool_use",
         "id": reply.tool_id,
         "name": reply.tool_name,
-        "input": json.loads(reply.tool_input),
+        "input": parse_json(reply.tool_input),
     }
 
 
@@ -147,11 +143,11 @@ def _message(reply: MessagesReply, content: list[Any], stop: str | None, out: in
 def messages_json(reply: MessagesReply) -> bytes:
     """The non-streaming Messages body."""
     body = _message(reply, [_block(reply)], reply.stop_reason, reply.output_tokens)
-    return _dumps(body).encode()
+    return json_text(body).encode()
 
 
 def _event(kind: str, data: Any) -> bytes:
-    return f"event: {kind}\ndata: {_dumps(data)}\n\n".encode()
+    return f"event: {kind}\ndata: {json_text(data)}\n\n".encode()
 
 
 def messages_events(reply: MessagesReply) -> list[bytes]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ._exchange import Exchange, Handler, positive_int, text_of
+from ._json import BadJson, json_bytes, parse_json
 from ._multipart import Form
 from ._replies import DEFAULT_MODEL, chat_json, plan_chat, validate_chat
 from ._store import Tracked, page
@@ -121,9 +121,9 @@ async def batches_create(ex: Exchange) -> None:
 def _run_line(ex: Exchange, line: bytes, index: int) -> tuple[bool, dict[str, Any]]:
     """The output record for one JSONL request line: a chat completion echoing it."""
     try:
-        request = json.loads(line)
-    except ValueError:
-        request = None
+        request = parse_json(line)
+    except BadJson:
+        request = None  # a line too deep or with a lone surrogate fails alone, like bad JSON
     custom_id = request.get("custom_id") if isinstance(request, dict) else None
     record: dict[str, Any] = {"custom_id": custom_id, "id": f"batch_req_{index:08d}"}
     body = request.get("body") if isinstance(request, dict) else None
@@ -134,7 +134,7 @@ def _run_line(ex: Exchange, line: bytes, index: int) -> tuple[bool, dict[str, An
     assert isinstance(body, dict)
     deployment = body.get("model") if isinstance(body.get("model"), str) else None
     model = ex.host.model_for(deployment, DEFAULT_MODEL)
-    reply = json.loads(chat_json(plan_chat(body, seq=index, model=model, created=ex.now)))
+    reply = parse_json(chat_json(plan_chat(body, seq=index, model=model, created=ex.now)))
     response = {"body": reply, "request_id": f"emu-batch-{index}", "status_code": 200}
     return True, {**record, "error": None, "response": response}
 
@@ -146,7 +146,7 @@ def _complete(ex: Exchange, batch: dict[str, Any]) -> None:
     errors: list[bytes] = []
     for index, line in enumerate(lines):
         ok, record = _run_line(ex, line, index)
-        (outputs if ok else errors).append(json.dumps(record).encode() + b"\n")
+        (outputs if ok else errors).append(json_bytes(record) + b"\n")
     now = ex.now
     for name, records in (("output", outputs), ("error", errors)):
         if records:

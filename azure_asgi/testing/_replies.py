@@ -2,16 +2,16 @@
 
 Nothing here does I/O: the emulator plans a reply once per request (:func:`plan_chat`) and
 renders it either as one JSON body (:func:`chat_json`) or as a list of ready-to-send SSE
-events (:func:`chat_events`), so the per-request path is a handful of ``json.dumps`` calls.
+events (:func:`chat_events`), so the per-request path is a handful of ``json_text`` calls.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._json import json_text
 from ._text import count_words, last_user_text, pieces, prompt_words, truncate
 
 __all__ = [
@@ -53,19 +53,14 @@ PROMPT_FILTER_RESULTS: list[dict[str, Any]] = [
 ]
 # Streamed content chunks carry only the harm categories (protected material is annotated
 # once the whole completion is known).
-_CHUNK_FILTER_JSON = json.dumps(
-    {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE},
-    separators=(",", ":"),
+_CHUNK_FILTER_JSON = json_text(
+    {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
 )
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
 
 
 def azure_error(code: str, message: str, **extra: Any) -> bytes:
     """An Azure-shaped error body: ``{"error": {"code": ..., "message": ..., **extra}}``."""
-    return _dumps({"error": {"code": code, "message": message, **extra}}).encode()
+    return json_text({"error": {"code": code, "message": message, **extra}}).encode()
 
 
 def validate_chat(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
@@ -129,7 +124,7 @@ def plan_chat(body: Mapping[str, Any], *, seq: int, model: str, created: int) ->
     tool = _forced_tool(body)
     call_ids = tuple(f"call_{seq}_{i}" for i in range(n)) if tool else ()
     if tool is not None:
-        arguments = _dumps({"text": echo})
+        arguments = json_text({"text": echo})
         text: str | None = None
         finish = "tool_calls"
         words = count_words(arguments)
@@ -206,7 +201,7 @@ def chat_json(reply: ChatReply) -> bytes:
         "system_fingerprint": SYSTEM_FINGERPRINT,
         "usage": _usage(reply),
     }
-    return _dumps(body).encode()
+    return json_text(body).encode()
 
 
 def _event(data: str) -> bytes:
@@ -224,7 +219,7 @@ def chat_events(reply: ChatReply, *, include_usage: bool = False) -> list[bytes]
     # json.dumps of its text piece.
     usage_null = ',"usage":null' if include_usage else ""
     tail = (
-        f'"created":{reply.created},"id":{_dumps(reply.id)},"model":{_dumps(reply.model)},'
+        f'"created":{reply.created},"id":{json_text(reply.id)},"model":{json_text(reply.model)},'
         f'"object":"chat.completion.chunk","system_fingerprint":"{SYSTEM_FINGERPRINT}"'
         f"{usage_null}}}"
     )
@@ -232,7 +227,7 @@ def chat_events(reply: ChatReply, *, include_usage: bool = False) -> list[bytes]
     def chunk(index: int, filters: str, delta: str, finish: str | None = None) -> bytes:
         return _event(
             f'{{"choices":[{{"content_filter_results":{filters},"delta":{delta},'
-            f'"finish_reason":{_dumps(finish)},"index":{index},"logprobs":null}}],{tail}'
+            f'"finish_reason":{json_text(finish)},"index":{index},"logprobs":null}}],{tail}'
         )
 
     first: dict[str, Any] = {
@@ -243,13 +238,13 @@ def chat_events(reply: ChatReply, *, include_usage: bool = False) -> list[bytes]
         "object": "",
         "prompt_filter_results": PROMPT_FILTER_RESULTS,
     }
-    events = [_event(_dumps(first))]
+    events = [_event(json_text(first))]
     choices = range(reply.n)
     if reply.tool_name is None:
         for index in choices:
             events.append(chunk(index, "{}", '{"content":"","refusal":null,"role":"assistant"}'))
         for piece in pieces(reply.text or ""):
-            delta = f'{{"content":{_dumps(piece)}}}'
+            delta = f'{{"content":{json_text(piece)}}}'
             events.extend(chunk(index, _CHUNK_FILTER_JSON, delta) for index in choices)
     else:
         for index in choices:
@@ -259,12 +254,12 @@ def chat_events(reply: ChatReply, *, include_usage: bool = False) -> list[bytes]
                 "type": "function",
                 "function": {"name": reply.tool_name, "arguments": ""},
             }
-            delta = _dumps(
+            delta = json_text(
                 {"content": None, "refusal": None, "role": "assistant", "tool_calls": [call]}
             )
             events.append(chunk(index, "{}", delta))
         for piece in pieces(reply.arguments):
-            delta = _dumps({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            delta = json_text({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
             events.extend(chunk(index, "{}", delta) for index in choices)
     events.extend(chunk(index, "{}", "{}", reply.finish_reason) for index in choices)
     if include_usage:
@@ -277,6 +272,6 @@ def chat_events(reply: ChatReply, *, include_usage: bool = False) -> list[bytes]
             "system_fingerprint": SYSTEM_FINGERPRINT,
             "usage": _usage(reply),
         }
-        events.append(_event(_dumps(usage)))
+        events.append(_event(json_text(usage)))
     events.append(b"data: [DONE]\n\n")
     return events

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from ._asgi import Scope, paths
+from ._json import BadJson, parse_json
 from ._multipart import Form, parse_form
 from ._routes import BODY_FORM, BODY_JSON, STYLE_DEPLOYMENT, Route, route_of
 
@@ -42,10 +41,11 @@ class RecordedRequest:
 
     @property
     def json(self) -> Any:
-        """The body parsed as JSON, or None when it is empty or not JSON."""
+        """The body parsed as JSON, or None when it is empty, not JSON, or JSON the emulator
+        refuses (nested too deep, a lone surrogate)."""
         try:
-            return json.loads(self.body)
-        except ValueError:
+            return parse_json(self.body)
+        except BadJson:
             return None
 
     def _form(self) -> Form | None:
@@ -82,8 +82,8 @@ class RecordedRequest:
 def parse_request(scope: Scope, body: bytes) -> tuple[RecordedRequest, Route | None, Any]:
     """``(record, route, payload)``: the body is parsed once, for the record and the route.
 
-    The payload is the parsed JSON for JSON operations, a :class:`Form` for multipart ones,
-    and None otherwise (or when the body does not parse).
+    The payload is the parsed JSON for JSON operations (a :class:`BadJson` saying why when
+    the body is refused), a :class:`Form` for multipart ones, and None otherwise.
     """
     path, raw_path = paths(scope)
     method: str = scope["method"]
@@ -94,8 +94,10 @@ def parse_request(scope: Scope, body: bytes) -> tuple[RecordedRequest, Route | N
     op = route.ops.get(method) if route is not None else None
     if route is not None and op is not None:
         if op.body == BODY_JSON:
-            with contextlib.suppress(ValueError):
-                payload = json.loads(body)
+            try:
+                payload = parse_json(body)
+            except BadJson as exc:
+                payload = exc.with_traceback(None)  # kept as the reason, without its frames
             model = payload.get("model") if isinstance(payload, dict) else None
         elif op.body == BODY_FORM:
             payload = parse_form(body, headers.get("content-type", ""))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._exchange import Exchange, Handler, dumps, positive_int
+from ._exchange import Exchange, Handler, positive_int
+from ._json import json_bytes, json_text
 from ._replies import DEFAULT_MODEL
 from ._store import Store, Tracked, page
 from ._text import count_words, pieces, truncate
@@ -83,7 +83,7 @@ def _plan(ex: Exchange, items: list[dict[str, Any]], previous: Tracked | None) -
     tool = _forced_tool(body)
     incomplete = None
     if tool is not None:
-        arguments = json.dumps({"text": echo}, separators=(",", ":"))
+        arguments = json_text({"text": echo})
         output: dict[str, Any] = {
             "arguments": arguments,
             "call_id": store.new_id("call_", 24),
@@ -156,7 +156,7 @@ def response_events(response: Mapping[str, Any]) -> list[bytes]:
 
     def emit(kind: str, **fields: Any) -> None:
         data = {"type": kind, "sequence_number": len(events), **fields}
-        events.append(b"event: " + kind.encode() + b"\ndata: " + dumps(data) + b"\n\n")
+        events.append(b"event: " + kind.encode() + b"\ndata: " + json_bytes(data) + b"\n\n")
 
     pending = {**response, "status": "in_progress", "output": [], "usage": None}
     pending.update(completed_at=None, incomplete_details=None)
