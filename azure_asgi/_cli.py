@@ -7,7 +7,7 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._config import ConfigError, GatewayConfig
@@ -20,6 +20,9 @@ _DEMO_BODY = (
     '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello from azure-asgi"}]}'
 )
 EMULATOR_KEY = "emulator-key"
+# What serve allows a request head by default; _heads.DEFAULT_MAX_HEAD_BYTES for httptools
+# (kept apart so that the CLI does not import uvicorn's httptools protocol to build --help).
+_DEFAULT_MAX_HEAD_BYTES = 64 * 1024
 
 
 def _fail(message: str) -> int:
@@ -131,6 +134,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return _fail(missing)
     import uvicorn
 
+    options = _uvicorn_bounds(args)
     if args.workers > 1:
         os.environ[_CONFIG_ENV] = os.path.abspath(args.config)
         uvicorn.run(
@@ -141,6 +145,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             access_log=args.access_log,
             log_level=args.log_level,
+            **options,
         )
         return 0
     from ._app import AzureGateway
@@ -153,8 +158,48 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         access_log=args.access_log,
         log_level=args.log_level,
+        **options,
     )
     return 0
+
+
+def _uvicorn_bounds(args: argparse.Namespace) -> dict[str, Any]:
+    """What bounds a request head and the work in flight, per HTTP implementation.
+
+    - h11: ``h11_max_incomplete_event_size`` (h11's default 16 KiB) is the most a head may
+      buffer while incomplete; past it h11 raises and uvicorn answers 400 and closes.
+    - httptools (uvicorn's default when installed): llhttp keeps no size limit, httptools
+      joins header pieces as they come and uvicorn exposes no setting, so a head is
+      unbounded (a 5 MB one is served). ``_heads.HeadBoundedHttpToolsProtocol`` applies the
+      same ``h11_max_incomplete_event_size`` to it and answers 431.
+    - zttp (uvicorn's optional HTTP/1.1 + HTTP/2 parser): not selected here.
+
+    Neither bounds how long a head may take to arrive (uvicorn has no such timeout;
+    ``timeout_keep_alive`` covers idle connections between requests); ``limit_concurrency``
+    answers 503 to a request whose head completes while that many connections or tasks are
+    open.
+    """
+    http = "azure_asgi._heads:HeadBoundedHttpToolsProtocol" if _installed("httptools") else "h11"
+    return {
+        "http": http,
+        "h11_max_incomplete_event_size": args.max_header_bytes or _DEFAULT_MAX_HEAD_BYTES,
+        "limit_concurrency": args.limit_concurrency,
+    }
+
+
+def _at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, not {value}")
+        return value
+
+    return parse
 
 
 def _installed(module: str) -> bool:
@@ -164,6 +209,13 @@ def _installed(module: str) -> bool:
 
 
 def _serve_granian(args: argparse.Namespace) -> int:
+    if args.limit_concurrency is not None or args.max_header_bytes is not None:
+        # Granian has no 503-when-full limit, and its parser bounds heads itself: say so
+        # rather than run without the bound that was asked for.
+        return _fail(
+            "--limit-concurrency and --max-header-bytes apply to uvicorn: drop them, or "
+            "use --server uvicorn"
+        )
     if not _installed("granian"):
         return _fail(
             "--server granian needs granian, an optional dependency: "
@@ -295,6 +347,22 @@ def _parser() -> argparse.ArgumentParser:
         help="ASGI server (default: uvicorn; granian needs pip install 'azure-asgi[granian]')",
     )
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--limit-concurrency",
+        type=_at_least(1, "--limit-concurrency"),
+        default=None,
+        metavar="N",
+        help="answer 503 to new requests while N connections or requests are open "
+        "(uvicorn; default: no limit)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        type=_at_least(1024, "--max-header-bytes"),
+        default=None,
+        metavar="BYTES",
+        help=f"largest request line plus headers of one request (uvicorn; default "
+        f"{_DEFAULT_MAX_HEAD_BYTES}); larger heads are refused (431, or 400 with h11)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     emu = sub.add_parser("emulator", help="run the built-in Azure OpenAI emulator")

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -228,3 +229,194 @@ def test_create_app_factory_reads_the_config_path(
     app = create_app()
     assert isinstance(app, AzureGateway)
     assert [r.name for r in app.config.resources] == ["eastus", "westus"]
+
+
+# --- serve: bounded request heads and concurrency ------------------------------------------------
+
+
+class FakeRun:
+    """Stands in for uvicorn.run: records what serve would start the server with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, dict[str, Any]]] = []
+
+    def __call__(self, app: Any, **kwargs: Any) -> None:
+        self.calls.append((app, kwargs))
+
+
+@pytest.fixture
+def fake_run(monkeypatch: pytest.MonkeyPatch) -> FakeRun:
+    import uvicorn
+
+    from azure_asgi import _cli
+
+    fake = FakeRun()
+    monkeypatch.setattr(uvicorn, "run", fake)
+    monkeypatch.setattr(_cli, "_freeze_startup_objects", lambda: None)  # not in the test process
+    monkeypatch.delenv("AZURE_ASGI_CONFIG", raising=False)
+    return fake
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_serve_bounds_request_heads_by_default(
+    tmp_path: Path, fake_run: FakeRun, workers: str
+) -> None:
+    assert main(["serve", "--config", write(tmp_path, CONFIG), "--workers", workers]) == 0
+    ((_, kwargs),) = fake_run.calls
+    assert kwargs["h11_max_incomplete_event_size"] == 64 * 1024
+    assert kwargs["http"] == "azure_asgi._heads:HeadBoundedHttpToolsProtocol"  # httptools is in
+    assert kwargs["limit_concurrency"] is None
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_serve_passes_limit_concurrency_and_max_header_bytes(
+    tmp_path: Path, fake_run: FakeRun, workers: str
+) -> None:
+    args = ["--limit-concurrency", "200", "--max-header-bytes", "16384", "--workers", workers]
+    assert main(["serve", "--config", write(tmp_path, CONFIG), *args]) == 0
+    ((_, kwargs),) = fake_run.calls
+    assert kwargs["limit_concurrency"] == 200
+    assert kwargs["h11_max_incomplete_event_size"] == 16384
+
+
+def test_serve_uses_h11_with_the_bound_when_httptools_is_missing(
+    tmp_path: Path, fake_run: FakeRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure_asgi import _cli
+
+    real = _cli._installed
+    monkeypatch.setattr(_cli, "_installed", lambda module: module != "httptools" and real(module))
+    assert main(["serve", "--config", write(tmp_path, CONFIG), "--max-header-bytes", "9000"]) == 0
+    ((_, kwargs),) = fake_run.calls
+    assert kwargs["http"] == "h11"
+    assert kwargs["h11_max_incomplete_event_size"] == 9000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--limit-concurrency", "0"], ["--max-header-bytes", "100"], ["--limit-concurrency", "x"]],
+)
+def test_serve_refuses_meaningless_bounds(
+    tmp_path: Path, fake_run: FakeRun, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--config", write(tmp_path, CONFIG), *args])
+    assert info.value.code == 2
+    assert args[0] in capsys.readouterr().err
+    assert fake_run.calls == []
+
+
+def test_serve_with_granian_refuses_uvicorn_only_bounds(
+    tmp_path: Path, fake_run: FakeRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, CONFIG)
+    assert main(["serve", "--config", path, "--server", "granian", "--limit-concurrency", "5"]) == 2
+    assert "uvicorn" in capsys.readouterr().err
+
+
+async def _echo_head_size(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    size = sum(len(k) + len(v) for k, v in scope["headers"])
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"%d %d" % (size, len(body))})
+
+
+@contextlib.contextmanager
+def bounded_server(http: str, limit: int) -> Iterator[int]:
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        _echo_head_size, http=http, h11_max_incomplete_event_size=limit, log_level="critical"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def exchange(port: int, head_bytes: int, body: bytes = b"") -> bytes:
+    """Send a request whose header lines add up to ``head_bytes``; the answer's first bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n" % len(body))
+        sent, index = 0, 0
+        try:
+            while sent < head_bytes:
+                line = b"x-pad-%d: %s\r\n" % (index, b"a" * min(4000, head_bytes - sent))
+                sock.sendall(line)
+                sent, index = sent + len(line), index + 1
+            sock.sendall(b"\r\n" + body)
+        except OSError:
+            pass  # the server may close before the client has sent everything
+        try:
+            return sock.recv(200)
+        except OSError:
+            return b""
+
+
+HEADS = "azure_asgi._heads:HeadBoundedHttpToolsProtocol"
+
+
+@pytest.mark.parametrize(("http", "refusal"), [(HEADS, b"431"), ("h11", b"400")])
+def test_served_heads_are_bounded_with_either_parser(http: str, refusal: bytes) -> None:
+    limit = 16 * 1024
+    with bounded_server(http, limit) as port:
+        small = exchange(port, 4000, body=b"b" * 2_000_000)  # a large body is not a large head
+        over = exchange(port, 200_000)
+        huge = exchange(port, 20_000_000)
+    assert small.startswith(b"HTTP/1.1 200"), small
+    assert over.startswith(b"HTTP/1.1 " + refusal) or over == b"", over
+    assert huge.startswith(b"HTTP/1.1 " + refusal) or huge == b"", huge
+    if http == HEADS:
+        assert over.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
+
+
+def test_bounded_httptools_keeps_serving_keep_alive_and_pipelined_requests() -> None:
+    with (
+        bounded_server(HEADS, 8 * 1024) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        request = b"GET / HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 6000 + b"\r\n\r\n"
+        sock.sendall(request * 3)  # three heads of 6 KB in one write: each within the bound
+        seen = b""
+        while seen.count(b"HTTP/1.1 200") < 3:
+            chunk = sock.recv(65536)
+            assert chunk, seen
+            seen += chunk
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 9000 + b"\r\n\r\n")
+        refused = sock.recv(65536)  # one head too many, in one read: measured, refused
+    assert refused.startswith(b"HTTP/1.1 431 "), refused
+
+
+def test_serve_command_refuses_an_oversized_head_with_431(tmp_path: Path) -> None:
+    port = _free_port()
+    path = write(tmp_path, CONFIG)
+    with run("serve", "--config", path, "--port", str(port), "--max-header-bytes", "8192") as proc:
+        wait_for(port, proc)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            small = client.get("/v1/models", headers={"x-pad": "a" * 4000})
+            try:
+                big = client.get("/v1/models", headers={"x-pad": "a" * 100_000}).status_code
+            except httpx.TransportError:
+                big = 0  # closed before the answer could be read: refused all the same
+    assert small.status_code == 401  # reached the gateway, which wants a client key
+    assert big in (431, 0)
