@@ -79,7 +79,9 @@ class AzureGateway:
         self.catalog = Catalog(self.config, self._auths)
         self._callers = Callers(self.config.clients, authorize)
         self._routes = RouteTable()
-        self._transport = make_transport(http_client)
+        self._transport = make_transport(
+            http_client, per_host=self.config.limits.upstream_connections_per_host
+        )
         self._adapters = adapters(ApiVersions(self.config.api_version, self.config.api_versions))
         self._dispatcher = Dispatcher(
             self._transport, self.config.retries, self._adapters, self._fallback_targets

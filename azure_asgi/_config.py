@@ -83,6 +83,9 @@ class LimitsConfig(_Model):
     #: Requests in flight at once, gateway-wide; past it callers get 503 with ``retry-after``.
     #: None: no bound of the gateway's own (the host's server may have one).
     max_concurrency: Annotated[int, Field(gt=0)] | None = None
+    #: Upstream connections open at once to each resource host (the gateway's own aiohttp
+    #: pool); requests past it wait for a connection, within their deadline. None: no bound.
+    upstream_connections_per_host: Annotated[int, Field(gt=0)] | None = None
 
 
 class ManagedIdentityConfig(_Model):

@@ -132,15 +132,21 @@ class _AiohttpResponse:
 class AiohttpTransport:
     """Upstream calls over one shared :class:`aiohttp.ClientSession` (owned or injected)."""
 
-    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession | None = None, *, per_host: int | None = None
+    ) -> None:
         self._session = session
         self._owned = session is None
+        self._per_host = per_host or 0
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # Sized deliberately: no global cap (the host's concurrency is the cap), keep-alive
+            # Sized deliberately: no global cap (limits.max_concurrency or the host's is the
+            # cap), per host only when configured (each resource is one host), keep-alive
             # long enough to reuse connections between bursts; DNS cached by aiohttp.
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=self._per_host, keepalive_timeout=60
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
@@ -224,10 +230,11 @@ class HttpxTransport:
         return None
 
 
-def make_transport(http_client: HttpClient) -> Transport:
-    """``None`` → an owned aiohttp session; an aiohttp session or httpx client → wrapped."""
+def make_transport(http_client: HttpClient, *, per_host: int | None = None) -> Transport:
+    """``None`` → an owned aiohttp session (``per_host`` connections at most to each host); an
+    aiohttp session or httpx client → wrapped, its own limits kept."""
     if http_client is None:
-        return AiohttpTransport()
+        return AiohttpTransport(per_host=per_host)
     if isinstance(http_client, aiohttp.ClientSession):
         return AiohttpTransport(http_client)
     # An httpx client can only exist once httpx is imported: no import for those who never use it.

@@ -180,3 +180,28 @@ async def test_upstream_client_is_unchanged_for_the_host() -> None:
     AzureGateway(make_config(), http_client=client)
     assert client.follow_redirects is True
     await client.aclose()
+
+
+async def test_upstream_connections_per_host_are_bounded() -> None:
+    # Two requests at once, one connection allowed: the second waits for the first's
+    # connection instead of opening another.
+    peak = 0
+    active = 0
+
+    async def step(send: Any, receive: Any, upstream: Scripted) -> None:
+        nonlocal peak, active
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        await json_step({"ok": True})(send, receive, upstream)
+
+    upstream = Scripted(step)
+    async with scripted_upstream("aiohttp", upstream) as (url, _):
+        config = make_config(url, limits={"upstream_connections_per_host": 1})
+        async with AzureGateway(config) as gw, caller(gw) as c:
+            answers = await asyncio.gather(
+                *(c.post("/v1/chat/completions", json=CHAT) for _ in range(3))
+            )
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert peak == 1 and len(upstream.requests) == 3
