@@ -430,7 +430,7 @@ def _default_server() -> str:
     """What ``azure-asgi serve`` runs without ``--server``."""
     from azure_asgi import _cli
 
-    return str(_cli._default_server())
+    return _cli.DEFAULT_SERVER
 
 
 if __name__ == "__main__":
