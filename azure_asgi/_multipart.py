@@ -131,6 +131,11 @@ def _boundary(content_type: bytes) -> bytes:
             "The multipart boundary may hold only letters, digits, spaces and '()+_,-./:=? "
             "and must not end in a space (RFC 2046): send one made of such characters."
         )
+    if not content_type.isascii():
+        # The content type goes upstream as a header, which must be ASCII (RFC 9110).
+        raise _invalid(
+            "The content-type header must be ASCII: send multipart/form-data; boundary=..."
+        )
     return boundary
 
 

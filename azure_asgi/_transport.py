@@ -217,10 +217,10 @@ class HttpxTransport:
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         body = request.body
         content = body if body is None or isinstance(body, bytes) else body.stream()
-        built = self._client.build_request(
-            request.method, request.url, headers=request.headers, content=content
-        )
         try:
+            built = self._client.build_request(
+                request.method, request.url, headers=request.headers, content=content
+            )
             resp = await self._client.send(built, stream=True, follow_redirects=False)
         except Exception as exc:
             raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None

@@ -23,6 +23,9 @@ import procs
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "wrk.lua"
 MODES = ("json", "stream")
+#: ``azure``: ``AzureOpenAI``'s deployments route with ``api-key`` (what the floors serve);
+#: ``unified``: ``OpenAI``'s ``/v1/chat/completions`` with an alias and ``Authorization: Bearer``.
+ROUTES = ("azure", "unified")
 
 
 @dataclass
@@ -59,16 +62,26 @@ def wrk_binary() -> str:
     return binary
 
 
-def body_file(results: Path, mode: str) -> Path:
-    deployment = payloads.JSON_DEPLOYMENT if mode == "json" else payloads.STREAM_DEPLOYMENT
-    path = results / f"body-{mode}.json"
-    path.write_bytes(payloads.request_body(deployment, stream=mode == "stream"))
+def body_file(results: Path, mode: str, route: str = "azure") -> Path:
+    if route == "unified":
+        model = payloads.JSON_ALIAS if mode == "json" else payloads.STREAM_ALIAS
+    else:
+        model = payloads.JSON_DEPLOYMENT if mode == "json" else payloads.STREAM_DEPLOYMENT
+    path = results / f"body-{route}-{mode}.json"
+    path.write_bytes(payloads.request_body(model, stream=mode == "stream"))
     return path
 
 
-def url(port: int, mode: str) -> str:
+def url(port: int, mode: str, route: str = "azure") -> str:
+    if route == "unified":
+        return f"http://127.0.0.1:{port}{payloads.UNIFIED_PATH}"
     deployment = payloads.JSON_DEPLOYMENT if mode == "json" else payloads.STREAM_DEPLOYMENT
     return f"http://127.0.0.1:{port}{payloads.path(deployment)}"
+
+
+def wrk_env(body: Path, key: str, route: str) -> dict[str, str]:
+    auth = "bearer" if route == "unified" else "api-key"
+    return {**os.environ, "BENCH_BODY": str(body), "BENCH_KEY": key, "BENCH_AUTH": auth}
 
 
 def wrk_command(target_url: str, connections: int, duration_s: float) -> list[str]:
@@ -94,9 +107,10 @@ def wrk(
     *,
     key: str = payloads.CLIENT_KEY,
     max_requests: int = 0,
+    route: str = "azure",
 ) -> dict[str, Any]:
     """Run wrk once; with ``max_requests`` it is interrupted as soon as that many came back."""
-    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_KEY": key}
+    env = wrk_env(body, key, route)
     if max_requests:
         env["BENCH_MAX_REQUESTS"] = str(max_requests)
     argv = wrk_command(target_url, connections, duration_s)
@@ -128,15 +142,17 @@ def measure(
     duration_s: float,
     key: str = payloads.CLIENT_KEY,
     log: list[Result] | None = None,
+    route: str = "azure",
 ) -> list[Result]:
     """Warm up, then one wrk run per mode and connection count against ``port``."""
     out = []
     for mode in MODES:
-        body = body_file(results, mode)
-        wrk(url(port, mode), body, max(connections), 1, key=key)  # warm-up: pools, caches
+        body = body_file(results, mode, route)
+        target_url = url(port, mode, route)
+        wrk(target_url, body, max(connections), 1, key=key, route=route)  # warm-up
         for conns in connections:
             cpu0 = procs.cpu_seconds(pid)
-            raw = wrk(url(port, mode), body, conns, duration_s, key=key)
+            raw = wrk(target_url, body, conns, duration_s, key=key, route=route)
             cpu = procs.cpu_seconds(pid) - cpu0
             requests = int(raw["requests"])
             errors = sum(raw["errors"].values())

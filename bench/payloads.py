@@ -23,6 +23,10 @@ JSON_DEPLOYMENT = "bench"
 STREAM_DEPLOYMENT = "bench-stream"
 SLOW_DEPLOYMENT = "bench-slow"
 STREAM_EVENTS = 30
+#: The route most users call: ``OpenAI(base_url=MOUNT + "/v1")`` with an alias and a Bearer key.
+UNIFIED_PATH = "/v1/chat/completions"
+JSON_ALIAS = "gpt-4o"
+STREAM_ALIAS = "gpt-4o-stream"
 CLIENT_KEY = "bench-client-key"
 UPSTREAM_KEY = "bench-upstream-key"
 

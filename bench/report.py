@@ -56,8 +56,8 @@ def targets(data: dict[str, Any], server: str) -> list[dict[str, Any]]:
         add(
             f"req/s at {top} connections, {label}",
             r,
-            "≥ 0.70 x floor",
-            None if r is None else r >= 0.7,
+            "≥ 0.80 x floor",
+            None if r is None else r >= 0.8,
             detail,
         )
     for mode in ("json", "stream"):
@@ -106,8 +106,8 @@ def targets(data: dict[str, Any], server: str) -> list[dict[str, Any]]:
         add(
             "in-process added per non-streaming chat",
             added,
-            "≤ 150 µs",
-            added <= 150,
+            "≤ 40 µs",
+            added <= 40,
             f"{added:.1f} µs (median)",
         )
         chunk = inp["stream"]["added_chunk"]["median"]

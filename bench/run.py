@@ -151,6 +151,8 @@ def floor_argv(app: str, server: str, port: int, upstream: str) -> list[str]:
 
 def gateway_config(path: Path, upstream: str, slow: str | None = None) -> Path:
     deployments = {d: d for d in (payloads.JSON_DEPLOYMENT, payloads.STREAM_DEPLOYMENT)}
+    deployments[payloads.JSON_ALIAS] = payloads.JSON_DEPLOYMENT
+    deployments[payloads.STREAM_ALIAS] = payloads.STREAM_DEPLOYMENT
     resources: list[dict[str, Any]] = [
         {
             "name": "canned",
@@ -217,9 +219,11 @@ def run_loopback(
                 port = procs.free_port()
                 with server(floor_argv(app, name, port, up.url), port, log) as pid:
                     loopback.measure(target, name, pid, port, results, **kw)
+            # The gateway through the route most users call (OpenAI(base_url=.../v1), an
+            # alias, a Bearer key); the floors forward the deployments route they are given.
             port = procs.free_port()
             with server(serve_argv(config, name, port), port, log) as pid:
-                loopback.measure("gateway", name, pid, port, results, **kw)
+                loopback.measure("gateway", name, pid, port, results, route="unified", **kw)
     data["loopback_runs"] = [r.to_json() for r in runs]
     data["loopback"] = [r.to_json() for r in loopback.combine(runs)]
 
@@ -282,12 +286,13 @@ def run_profile(
 def _profile_one(
     results: Path, pid: int, port: int, mode: str, seconds: float, *, svg: bool
 ) -> dict[str, Any]:
-    body = loopback.body_file(results, mode)
-    target_url = loopback.url(port, mode)
-    loopback.wrk(target_url, body, 64, 1)  # warm-up
+    route = "unified" if svg else "azure"  # the gateway's route, or the floor's
+    body = loopback.body_file(results, mode, route)
+    target_url = loopback.url(port, mode, route)
+    loopback.wrk(target_url, body, 64, 1, route=route)  # warm-up
     load = subprocess.Popen(
         loopback.wrk_command(target_url, 64, (2 if svg else 1) * seconds + 3),
-        env={**os.environ, "BENCH_BODY": str(body), "BENCH_KEY": payloads.CLIENT_KEY},
+        env=loopback.wrk_env(body, payloads.CLIENT_KEY, route),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

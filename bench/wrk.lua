@@ -9,7 +9,14 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["api-key"] = os.getenv("BENCH_KEY") or "bench-client-key"
+local key = os.getenv("BENCH_KEY") or "bench-client-key"
+if os.getenv("BENCH_AUTH") == "bearer" then
+  -- what OpenAI(base_url=..., api_key=...) sends
+  wrk.headers["Authorization"] = "Bearer " .. key
+else
+  -- what AzureOpenAI(api_key=...) sends
+  wrk.headers["api-key"] = key
+end
 
 local max_requests = tonumber(os.getenv("BENCH_MAX_REQUESTS") or "0")
 if max_requests > 0 then

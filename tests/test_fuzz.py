@@ -43,11 +43,6 @@ from urllib.parse import quote, unquote
 
 import httpx
 import pytest
-
-# Not in the test extras yet: without it this module is skipped, rather than its import error
-# stopping the collection of the whole suite.
-pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis (pip install hypothesis)")
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

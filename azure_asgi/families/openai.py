@@ -132,8 +132,10 @@ class OpenAIAdapter:
         headers = [_USER_AGENT, auth]
         for name in _FORWARD:
             value = ex.headers.get(name)
-            if value is not None:
-                headers.append((name.decode(), value.decode("latin-1")))
+            # Ids only: a value that is not a plain ASCII token stays behind, as it could not
+            # be sent as a header by every client anyway.
+            if value is not None and value.isascii() and value.decode().isprintable():
+                headers.append((name.decode(), value.decode()))
         deployment = target.deployment or None if model_in_body else None
         body: bytes | StreamedBody | None = None
         if call.upload is not None:
