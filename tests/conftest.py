@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from azure_asgi import AzureGateway
+from azure_asgi._sse import SSEDecoder, SSEEvent
 from azure_asgi.testing import AzureEmulator
 
 EMULATOR_KEY = "emulator-key"
@@ -145,6 +146,24 @@ def async_azure_openai(app: Any, endpoint: str = "http://gateway") -> openai.Asy
 
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there world"}]}
+
+
+def sse_events(raw: bytes | str) -> list[SSEEvent]:
+    """Every block of a whole SSE body, in order, read by the project's own codec (comments and
+    other blocks without data included; a last block lacking its blank line completed)."""
+    decoder = SSEDecoder()
+    events = decoder.feed(raw.encode() if isinstance(raw, str) else raw)
+    return [*events, *decoder.end()]
+
+
+def sse_data(raw: bytes | str) -> list[str]:
+    """The ``data`` of each event a browser would dispatch, in order (``"[DONE]"`` included)."""
+    return [event.data for event in sse_events(raw) if event.has_data]
+
+
+def sse_json(raw: bytes | str) -> list[Any]:
+    """The JSON payloads of an SSE body, in order; the ``[DONE]`` sentinel left out."""
+    return [json.loads(data) for data in sse_data(raw) if data != "[DONE]"]
 
 
 async def eventually(predicate: Any, timeout: float = 2.0) -> None:

@@ -18,6 +18,8 @@ import pytest
 
 from azure_asgi._cli import main
 
+from .conftest import sse_data
+
 SECRET = "sk-SECRET-do-not-print"
 CLIENT_SECRET = "client-secret-do-not-print"
 
@@ -165,7 +167,7 @@ def test_demo_serves_chat_json_and_stream_with_the_printed_key() -> None:
             with client.stream(
                 "POST", url, json={**body, "stream": True}, headers={"api-key": "demo-key"}
             ) as stream:
-                lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
+                streamed = stream.read()
             models = client.get(
                 f"http://127.0.0.1:{port}/v1/models", headers={"api-key": "demo-key"}
             )
@@ -180,7 +182,7 @@ def test_demo_serves_chat_json_and_stream_with_the_printed_key() -> None:
     assert resp.status_code == 200
     assert resp.json()["choices"][0]["message"]["content"] == "Hello from azure-asgi"
     assert resp.json()["extra_fields"]["model_deployment"] == "gpt-4o-demo"
-    assert lines[-1] == "data: [DONE]"
+    assert sse_data(streamed)[-1] == "[DONE]"
     ids = {m["id"] for m in models.json()["data"]}
     assert {"azure/gpt-4o", "azure/text-embedding-3-small", "azure/whisper", "azure/sora"} <= ids
     assert len(embedding.json()["data"][0]["embedding"]) == 8

@@ -22,6 +22,7 @@ from asgiref.testing import ApplicationCommunicator
 from azure_asgi.testing import AzureEmulator, Fault, RecordedRequest
 
 from .conftest import http_scope as scope_for
+from .conftest import sse_data, sse_events
 
 KEY = "emulator-key"
 API_VERSION = "2024-10-21"
@@ -65,16 +66,6 @@ def raw(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers={"api-key": KEY}
     )
-
-
-def data_events(body: bytes) -> list[str]:
-    """The ``data:`` payloads of an SSE body, in order."""
-    return [
-        line[len("data: ") :]
-        for block in body.decode().split("\n\n")
-        for line in block.split("\n")
-        if line.startswith("data: ")
-    ]
 
 
 def http_scope(path: str = "/openai/deployments/gpt-4o/chat/completions") -> dict[str, Any]:
@@ -299,7 +290,7 @@ async def test_raw_stream_follows_azures_event_order(emulator: AzureEmulator) ->
     async with raw(emulator) as client:
         resp = await client.post(CHAT_PATH, json={"messages": USER, "stream": True})
     assert resp.headers["content-type"].startswith("text/event-stream")
-    events = data_events(resp.content)
+    events = sse_data(resp.content)
     assert events[-1] == "[DONE]"
     first = json.loads(events[0])
     assert first == {
@@ -739,8 +730,8 @@ async def test_anthropic_raw_stream_event_order(emulator: AzureEmulator) -> None
             json={"model": "c", "max_tokens": 9, "messages": USER, "stream": True},
             headers={"anthropic-version": "2023-06-01"},
         )
-    blocks = [b for b in resp.text.split("\n\n") if b]
-    names = [b.split("\n")[0].removeprefix("event: ") for b in blocks]
+    blocks = sse_events(resp.content)
+    names = [b.event for b in blocks]
     assert names == [
         "message_start",
         "content_block_start",
@@ -750,7 +741,7 @@ async def test_anthropic_raw_stream_event_order(emulator: AzureEmulator) -> None
         "message_delta",
         "message_stop",
     ]
-    datas = [json.loads(b.split("\n")[1].removeprefix("data: ")) for b in blocks]
+    datas = [json.loads(b.data) for b in blocks]
     assert all(d["type"] == n for d, n in zip(datas, names, strict=True))
     start = datas[0]["message"]
     assert (start["content"], start["stop_reason"]) == ([], None)
@@ -846,7 +837,7 @@ async def test_served_by_uvicorn_streams_chunk_by_chunk_to_aiohttp(emulator: Azu
         assert (await json_reply.json())["choices"][0]["message"][
             "content"
         ] == "hello big wide world"
-    events = data_events(first + rest)
+    events = sse_data(first + rest)
     assert events[-1] == "[DONE]"
     text = "".join(
         json.loads(e)["choices"][0]["delta"].get("content") or ""
@@ -867,5 +858,5 @@ async def test_cut_stream_over_loopback_is_a_client_payload_error(emulator: Azur
             with pytest.raises(aiohttp.ClientPayloadError):
                 await read_payload(resp, received)
     # uvicorn flushes what was written, then closes without the chunked terminator.
-    assert len(data_events(bytes(received))) == 3
+    assert len(sse_data(bytes(received))) == 3
     assert b"[DONE]" not in received

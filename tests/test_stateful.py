@@ -12,7 +12,7 @@ import pytest
 from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import CLIENT_KEY, EMULATOR_KEY
+from .conftest import CLIENT_KEY, EMULATOR_KEY, sse_json
 
 
 class HostRouter(httpx.AsyncBaseTransport):
@@ -179,7 +179,7 @@ async def test_streamed_response_ids_carry_their_resource(
         json={"model": "gpt-4o", "input": "stream me", "stream": True},
         headers={"x-azure-resource": "eastus"},
     )
-    events = [json.loads(line[6:]) for line in resp.text.splitlines() if line.startswith("data: ")]
+    events = sse_json(resp.content)
     created = next(e for e in events if e["type"] == "response.created")
     completed = events[-1]
     assert completed["type"] == "response.completed"
