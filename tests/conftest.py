@@ -71,11 +71,13 @@ async def serve(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
-    """Serve ``app`` from a background thread, for sync clients (``OpenAI``, ``AzureOpenAI``)."""
+def serve_in_thread(app: Any, *, lifespan: str = "auto", **uvicorn_options: Any) -> Iterator[str]:
+    """Serve ``app`` from a background thread, for sync clients (``OpenAI``, ``AzureOpenAI``) and
+    raw sockets; ``uvicorn_options`` go to ``uvicorn.Config`` (``http=``, limits, ``log_level``)."""
     sock = _bound_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    options: dict[str, Any] = {"log_level": "warning", **uvicorn_options}
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -18,7 +18,7 @@ import pytest
 
 from azure_asgi._cli import main
 
-from .conftest import sse_data
+from .conftest import serve_in_thread, sse_data
 
 SECRET = "sk-SECRET-do-not-print"
 CLIENT_SECRET = "client-secret-do-not-print"
@@ -332,28 +332,10 @@ async def _echo_head_size(scope: dict[str, Any], receive: Any, send: Any) -> Non
 
 @contextlib.contextmanager
 def bounded_server(http: str, limit: int) -> Iterator[int]:
-    import threading
-
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        _echo_head_size, http=http, h11_max_incomplete_event_size=limit, log_level="critical"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    """uvicorn with protocol ``http`` and head limit ``limit``, as ``serve`` configures it."""
+    options = {"http": http, "h11_max_incomplete_event_size": limit, "log_level": "critical"}
+    with serve_in_thread(_echo_head_size, **options) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def exchange(port: int, head_bytes: int, body: bytes = b"") -> bytes:

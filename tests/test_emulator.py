@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,16 +14,14 @@ import httpx
 import httpx2
 import openai
 import pytest
-import uvicorn
 from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi.testing import AzureEmulator, Fault, RecordedRequest
 
+from .conftest import API_VERSION, serve, sse_data, sse_events
+from .conftest import EMULATOR_KEY as KEY  # the conftest emulator fixture's key
 from .conftest import http_scope as scope_for
-from .conftest import sse_data, sse_events
 
-KEY = "emulator-key"
-API_VERSION = "2024-10-21"
 CHAT_PATH = f"/openai/deployments/gpt-4o/chat/completions?api-version={API_VERSION}"
 USER = [{"role": "user", "content": "hello big wide world"}]
 TOOLS = [
@@ -36,11 +32,6 @@ CLAUDE_TOOLS = [{"name": "lookup", "input_schema": {"type": "object"}}]
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def emulator() -> AzureEmulator:
-    return AzureEmulator(api_keys=(KEY,))
 
 
 def azure(app: Any, **kwargs: Any) -> openai.AsyncAzureOpenAI:
@@ -99,24 +90,6 @@ async def read_bodies(comm: ApplicationCommunicator, into: list[bytes]) -> None:
 async def read_payload(resp: aiohttp.ClientResponse, into: bytearray) -> None:
     async for chunk in resp.content.iter_any():
         into += chunk
-
-
-@contextlib.asynccontextmanager
-async def loopback(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1, inside this test's event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            assert not task.done(), "uvicorn stopped"
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 # ---------------------------------------------------------------- chat completions: JSON
@@ -821,7 +794,7 @@ async def test_anthropic_faults_and_bearer_tokens(emulator: AzureEmulator) -> No
 async def test_served_by_uvicorn_streams_chunk_by_chunk_to_aiohttp(emulator: AzureEmulator) -> None:
     hold = Fault.hold_stream(after_chunks=2)
     emulator.inject(hold)
-    async with loopback(emulator) as url, aiohttp.ClientSession(url) as session:
+    async with serve(emulator, lifespan="on") as url, aiohttp.ClientSession(url) as session:
         body = {"messages": USER, "stream": True}
         async with session.post(CHAT_PATH, json=body, headers={"api-key": KEY}) as resp:
             assert resp.status == 200
@@ -851,7 +824,7 @@ async def test_served_by_uvicorn_streams_chunk_by_chunk_to_aiohttp(emulator: Azu
 async def test_cut_stream_over_loopback_is_a_client_payload_error(emulator: AzureEmulator) -> None:
     emulator.inject(Fault.cut_stream(after_chunks=3))
     received = bytearray()
-    async with loopback(emulator) as url, aiohttp.ClientSession(url) as session:
+    async with serve(emulator, lifespan="on") as url, aiohttp.ClientSession(url) as session:
         body = {"messages": USER, "stream": True}
         async with session.post(CHAT_PATH, json=body, headers={"api-key": KEY}) as resp:
             assert resp.status == 200

@@ -16,20 +16,14 @@ from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import http_scope, sse_data, sse_events
+from .conftest import API_VERSION, http_scope, sse_data, sse_events
+from .conftest import EMULATOR_KEY as KEY  # the conftest emulator fixture's key
 
-KEY = "emulator-key"
-API_VERSION = "2024-10-21"
 PNG = b"\x89PNG\r\n\x1a\n"
 # Every byte value, repeated past 200 KiB: an upload that must arrive byte-identical.
 BLOB = bytes(range(256)) * 820
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's Sora warning
-
-
-@pytest.fixture
-def emulator() -> AzureEmulator:
-    return AzureEmulator(api_keys=(KEY,))
 
 
 @pytest.fixture
