@@ -7,7 +7,7 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -119,6 +119,39 @@ async def gateway(upstream_endpoint: tuple[str, Any]) -> AsyncIterator[AzureGate
     gw = AzureGateway(make_config(endpoint), http_client=client)
     async with gw:
         yield gw
+
+
+def mock_gateway(handler: Any, config: Any = None, **gateway_kwargs: Any) -> AzureGateway:
+    """A gateway whose upstream is ``httpx.MockTransport(handler)``: ``handler`` (sync or async)
+    sees every request the gateway sends, as sent. ``config`` defaults to :func:`make_config`."""
+    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return AzureGateway(
+        make_config() if config is None else config, http_client=upstream, **gateway_kwargs
+    )
+
+
+class HostRouter(httpx.AsyncBaseTransport):
+    """Routes upstream requests to in-process ASGI apps by host name."""
+
+    def __init__(self, apps: Mapping[str, Any]) -> None:
+        self._transports = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transports[request.url.host].handle_async_request(request)
+
+
+def emulator_gateway(upstream: Any, config: Any = None, **gateway_kwargs: Any) -> AzureGateway:
+    """A gateway in front of an in-process ASGI upstream (an emulator, or a mapping of host name
+    to app for several resources) over httpx's ASGITransport. ``config`` defaults to
+    :func:`make_config`, whose endpoint ``http://emulator`` any single app answers."""
+    if isinstance(upstream, Mapping):
+        transport: httpx.AsyncBaseTransport = HostRouter(upstream)
+    else:
+        transport = httpx.ASGITransport(app=upstream)
+    client = httpx.AsyncClient(transport=transport)
+    return AzureGateway(
+        make_config() if config is None else config, http_client=client, **gateway_kwargs
+    )
 
 
 def caller(app: Any, **headers: str) -> httpx.AsyncClient:

@@ -17,7 +17,18 @@ from asgiref.testing import ApplicationCommunicator
 from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import CHAT, CLIENT_KEY, caller, eventually, http_scope, make_config, serve, sse_data
+from .conftest import (
+    CHAT,
+    CLIENT_KEY,
+    caller,
+    emulator_gateway,
+    eventually,
+    http_scope,
+    make_config,
+    mock_gateway,
+    serve,
+    sse_data,
+)
 
 STREAM = {**CHAT, "stream": True}
 
@@ -64,8 +75,7 @@ async def test_stream_cut_before_any_byte_arrived_is_retried(emulator: AzureEmul
     # httpx's ASGITransport buffers: the cut surfaces before the gateway has relayed anything,
     # so the attempt counts as failed and the next one serves the stream whole.
     emulator.inject(Fault.cut_stream(after_chunks=2))
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    async with AzureGateway(make_config(), http_client=upstream) as gw, caller(gw) as client:
+    async with emulator_gateway(emulator) as gw, caller(gw) as client:
         resp = await client.post("/v1/chat/completions", json=STREAM)
     assert sse_data(resp.content)[-1] == "[DONE]"
     assert len(emulator.requests) == 2
@@ -126,8 +136,7 @@ async def test_first_chunk_arrives_before_upstream_finishes_over_httpx_mock() ->
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
-    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AzureGateway(make_config(), http_client=upstream) as gw:
+    async with mock_gateway(handler) as gw:
         comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         assert (await comm.receive_output(timeout=5))["status"] == 200
@@ -151,8 +160,7 @@ async def test_events_split_across_chunks_are_relayed_whole() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
-    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AzureGateway(make_config(), http_client=upstream) as gw:
+    async with mock_gateway(handler) as gw:
         comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         await comm.receive_output(timeout=5)
