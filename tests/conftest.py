@@ -7,7 +7,7 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from azure_asgi import AzureGateway
+from azure_asgi._sse import SSEDecoder, SSEEvent
 from azure_asgi.testing import AzureEmulator
 
 EMULATOR_KEY = "emulator-key"
@@ -70,11 +71,13 @@ async def serve(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
-    """Serve ``app`` from a background thread, for sync clients (``OpenAI``, ``AzureOpenAI``)."""
+def serve_in_thread(app: Any, *, lifespan: str = "auto", **uvicorn_options: Any) -> Iterator[str]:
+    """Serve ``app`` from a background thread, for sync clients (``OpenAI``, ``AzureOpenAI``) and
+    raw sockets; ``uvicorn_options`` go to ``uvicorn.Config`` (``http=``, limits, ``log_level``)."""
     sock = _bound_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    options: dict[str, Any] = {"log_level": "warning", **uvicorn_options}
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -118,6 +121,39 @@ async def gateway(upstream_endpoint: tuple[str, Any]) -> AsyncIterator[AzureGate
         yield gw
 
 
+def mock_gateway(handler: Any, config: Any = None, **gateway_kwargs: Any) -> AzureGateway:
+    """A gateway whose upstream is ``httpx.MockTransport(handler)``: ``handler`` (sync or async)
+    sees every request the gateway sends, as sent. ``config`` defaults to :func:`make_config`."""
+    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return AzureGateway(
+        make_config() if config is None else config, http_client=upstream, **gateway_kwargs
+    )
+
+
+class HostRouter(httpx.AsyncBaseTransport):
+    """Routes upstream requests to in-process ASGI apps by host name."""
+
+    def __init__(self, apps: Mapping[str, Any]) -> None:
+        self._transports = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transports[request.url.host].handle_async_request(request)
+
+
+def emulator_gateway(upstream: Any, config: Any = None, **gateway_kwargs: Any) -> AzureGateway:
+    """A gateway in front of an in-process ASGI upstream (an emulator, or a mapping of host name
+    to app for several resources) over httpx's ASGITransport. ``config`` defaults to
+    :func:`make_config`, whose endpoint ``http://emulator`` any single app answers."""
+    if isinstance(upstream, Mapping):
+        transport: httpx.AsyncBaseTransport = HostRouter(upstream)
+    else:
+        transport = httpx.ASGITransport(app=upstream)
+    client = httpx.AsyncClient(transport=transport)
+    return AzureGateway(
+        make_config() if config is None else config, http_client=client, **gateway_kwargs
+    )
+
+
 def caller(app: Any, **headers: str) -> httpx.AsyncClient:
     """A raw HTTP client for ``app`` sending the client key unless told otherwise."""
     return httpx.AsyncClient(
@@ -145,6 +181,24 @@ def async_azure_openai(app: Any, endpoint: str = "http://gateway") -> openai.Asy
 
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there world"}]}
+
+
+def sse_events(raw: bytes | str) -> list[SSEEvent]:
+    """Every block of a whole SSE body, in order, read by the project's own codec (comments and
+    other blocks without data included; a last block lacking its blank line completed)."""
+    decoder = SSEDecoder()
+    events = decoder.feed(raw.encode() if isinstance(raw, str) else raw)
+    return [*events, *decoder.end()]
+
+
+def sse_data(raw: bytes | str) -> list[str]:
+    """The ``data`` of each event a browser would dispatch, in order (``"[DONE]"`` included)."""
+    return [event.data for event in sse_events(raw) if event.has_data]
+
+
+def sse_json(raw: bytes | str) -> list[Any]:
+    """The JSON payloads of an SSE body, in order; the ``[DONE]`` sentinel left out."""
+    return [json.loads(data) for data in sse_data(raw) if data != "[DONE]"]
 
 
 async def eventually(predicate: Any, timeout: float = 2.0) -> None:

@@ -14,7 +14,16 @@ import pytest
 from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import API_VERSION, CHAT, CLIENT_KEY, EMULATOR_KEY, caller, make_config
+from .conftest import (
+    API_VERSION,
+    CHAT,
+    CLIENT_KEY,
+    EMULATOR_KEY,
+    caller,
+    emulator_gateway,
+    make_config,
+    mock_gateway,
+)
 
 
 def error_of(resp: Any) -> dict[str, Any]:
@@ -120,12 +129,9 @@ async def test_azure_route_by_alias_without_api_version_uses_config(
 
 
 async def test_percent_encoded_deployment_survives(emulator: AzureEmulator) -> None:
-    import httpx
-
     config = make_config()
     config["resources"][0]["deployments"] = {"team/gpt": "team/gpt-dep"}
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    async with AzureGateway(config, http_client=upstream) as gw, caller(gw) as client:
+    async with emulator_gateway(emulator, config) as gw, caller(gw) as client:
         resp = await client.post(
             "/openai/deployments/team%2Fgpt/chat/completions?api-version=2024-10-21",
             json={"messages": [{"role": "user", "content": "x"}]},
@@ -221,12 +227,9 @@ async def test_unknown_route_404_and_wrong_method_405(gateway: AzureGateway) -> 
 
 
 async def test_oversized_body_is_413(emulator: AzureEmulator) -> None:
-    import httpx
-
     config = make_config(limits={"max_body_bytes": 200})
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
     big = {**CHAT, "messages": [{"role": "user", "content": "x" * 500}]}
-    async with AzureGateway(config, http_client=upstream) as gw, caller(gw) as client:
+    async with emulator_gateway(emulator, config) as gw, caller(gw) as client:
         declared = await client.post("/v1/chat/completions", json=big)
 
         async def chunks():  # no content-length: the limit applies while reading
@@ -344,9 +347,7 @@ async def test_unexpected_failure_is_a_500_in_the_contract_shape(
     def broken(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "application/json"}, content=b"{}")
 
-    gw = AzureGateway(
-        make_config(), http_client=httpx.AsyncClient(transport=httpx.MockTransport(broken))
-    )
+    gw = mock_gateway(broken)
 
     async def explode(*args: object) -> None:
         raise RuntimeError("bug with secret sk-should-not-leak")

@@ -7,18 +7,12 @@ from typing import Any
 import httpx
 import pytest
 
-from azure_asgi import AzureGateway, Principal
+from azure_asgi import Principal
 from azure_asgi._callers import Callers
 from azure_asgi._config import ClientsConfig
 from azure_asgi.testing import AzureEmulator
 
-from .conftest import CHAT, CLIENT_KEY, make_config
-
-
-def gateway_for(emulator: AzureEmulator, **kwargs: Any) -> AzureGateway:
-    config = kwargs.pop("config", None) or make_config()
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    return AzureGateway(config, http_client=upstream, **kwargs)
+from .conftest import CHAT, CLIENT_KEY, emulator_gateway, make_config
 
 
 def anon(app: Any) -> httpx.AsyncClient:
@@ -37,7 +31,7 @@ def anon(app: Any) -> httpx.AsyncClient:
 async def test_client_key_in_any_of_its_three_places(
     emulator: AzureEmulator, headers: dict[str, str]
 ) -> None:
-    async with gateway_for(emulator) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
     assert resp.status_code == 200
     assert len(emulator.requests) == 1
@@ -50,7 +44,7 @@ async def test_client_key_in_any_of_its_three_places(
 async def test_missing_or_wrong_key_is_401(
     emulator: AzureEmulator, headers: dict[str, str]
 ) -> None:
-    async with gateway_for(emulator) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
     assert resp.status_code == 401
     body = resp.json()
@@ -77,7 +71,7 @@ async def test_missing_or_wrong_key_is_401(
 async def test_unauthenticated_requests_get_401_whatever_the_path(
     emulator: AzureEmulator, method: str, path: str
 ) -> None:
-    async with gateway_for(emulator) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator) as gw, anon(gw) as client:
         resp = await client.request(method, f"http://gateway{path}", json=CHAT)
     assert resp.status_code == 401
     assert emulator.requests == []
@@ -90,7 +84,7 @@ async def test_unauthenticated_requests_get_401_whatever_the_path(
 async def test_normalised_paths_route_once_authenticated(
     emulator: AzureEmulator, path: str
 ) -> None:
-    async with gateway_for(emulator) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator) as gw, anon(gw) as client:
         resp = await client.post(
             f"http://gateway{path}", json=CHAT, headers={"api-key": CLIENT_KEY}
         )
@@ -102,7 +96,7 @@ async def test_safe_default_without_keys_or_hook_is_401_with_how_to(
     emulator: AzureEmulator,
 ) -> None:
     config = make_config(clients={})
-    async with gateway_for(emulator, config=config) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator, config) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT, headers={"api-key": "anything"})
     assert resp.status_code == 401
     message = resp.json()["error"]["message"]
@@ -112,7 +106,7 @@ async def test_safe_default_without_keys_or_hook_is_401_with_how_to(
 
 async def test_anonymous_allows_everyone(emulator: AzureEmulator) -> None:
     config = make_config(clients={"anonymous": True})
-    async with gateway_for(emulator, config=config) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator, config) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 200
 
@@ -129,7 +123,7 @@ async def test_authorize_hook_sync_and_async(emulator: AzureEmulator) -> None:
         return sync_hook(scope)
 
     for hook in (sync_hook, async_hook):
-        async with gateway_for(emulator, authorize=hook) as gw, anon(gw) as client:
+        async with emulator_gateway(emulator, authorize=hook) as gw, anon(gw) as client:
             ok = await client.post("/v1/chat/completions", json=CHAT, headers={"x-user": "alice"})
             # A client key means nothing when the host decides who may call.
             no = await client.post(
@@ -146,7 +140,7 @@ async def test_authorize_permission_error_is_403(emulator: AzureEmulator) -> Non
     def hook(scope: dict[str, Any]) -> Principal:
         raise PermissionError("only the llm team may call this")
 
-    async with gateway_for(emulator, authorize=hook) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator, authorize=hook) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 403
     assert resp.json()["error"]["message"] == "only the llm team may call this"
@@ -158,7 +152,7 @@ async def test_broken_authorize_hook_is_500_without_internals(emulator: AzureEmu
     def hook(scope: dict[str, Any]) -> Principal:
         raise RuntimeError("db password is hunter2")
 
-    async with gateway_for(emulator, authorize=hook) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator, authorize=hook) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 500
     assert "hunter2" not in resp.text
@@ -196,7 +190,7 @@ async def test_a_path_rule_in_the_hook_cannot_be_sidestepped(
             return Principal(subject="embedder")
         return None
 
-    gw = gateway_for(emulator, authorize=embeddings_only)
+    gw = emulator_gateway(emulator, authorize=embeddings_only)
     scope_app = _mounted_at("/llm", gw)
     async with gw, anon(scope_app) as client:
         resp = await client.post(path, json=CHAT)
@@ -228,7 +222,7 @@ async def test_the_hook_can_authorise_by_operation(
             return Principal(subject="chatter", scopes=frozenset({"chat"}))
         return None
 
-    async with gateway_for(emulator, authorize=by_operation) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator, authorize=by_operation) as gw, anon(gw) as client:
         chat = await client.post("/openai/deployments/gpt-4o/chat/completions", json=CHAT)
         embed = await client.post("/v1/embeddings", json={"model": "gpt-4o", "input": "x"})
         unknown = await client.post("/v1/nothing/here", json={})
@@ -240,7 +234,7 @@ async def test_the_hook_can_authorise_by_operation(
 
 async def test_principal_is_put_on_the_host_scope(emulator: AzureEmulator) -> None:
     scopes: list[dict[str, Any]] = []
-    gw = gateway_for(emulator)
+    gw = emulator_gateway(emulator)
 
     async def host(scope: dict[str, Any], receive: Any, send: Any) -> None:
         scopes.append(scope)
@@ -262,7 +256,7 @@ async def test_a_sync_hook_runs_off_the_event_loop(emulator: AzureEmulator) -> N
         threads.append(threading.get_ident())
         return Principal(subject="x")
 
-    async with gateway_for(emulator, authorize=hook) as gw, anon(gw) as client:
+    async with emulator_gateway(emulator, authorize=hook) as gw, anon(gw) as client:
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 200
     assert threads and threads[0] != threading.get_ident()

@@ -11,7 +11,7 @@ import pytest
 from azure_asgi import AzureGateway
 from azure_asgi._direct import endpoint_origin
 
-from .conftest import CHAT, CLIENT_KEY, EMULATOR_KEY, make_config
+from .conftest import CHAT, CLIENT_KEY, EMULATOR_KEY, make_config, mock_gateway
 
 OWN_KEY = "callers-own-azure-key"
 
@@ -27,10 +27,8 @@ class Recorder:
 
 
 def gateway(recorder: Recorder, enabled: bool = True) -> AzureGateway:
-    config = make_config(direct_keys={"enabled": enabled})
-    return AzureGateway(
-        config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(recorder))
-    )
+    """conftest's config with direct keys on (or off), in front of ``recorder``."""
+    return mock_gateway(recorder, make_config(direct_keys={"enabled": enabled}))
 
 
 def client(app: Any) -> httpx.AsyncClient:
@@ -193,9 +191,7 @@ async def test_fallbacks_of_a_direct_request_stay_on_the_callers_endpoint() -> N
         direct_keys={"enabled": True},
         retries={"max_attempts": 1, "initial_backoff_ms": 1, "max_backoff_ms": 1},
     )
-    gw = AzureGateway(
-        config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    )
+    gw = mock_gateway(upstream, config)
     async with gw, client(gw) as c:
         resp = await c.post(
             "/v1/chat/completions",

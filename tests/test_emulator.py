@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,15 +14,14 @@ import httpx
 import httpx2
 import openai
 import pytest
-import uvicorn
 from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi.testing import AzureEmulator, Fault, RecordedRequest
 
+from .conftest import API_VERSION, serve, sse_data, sse_events
+from .conftest import EMULATOR_KEY as KEY  # the conftest emulator fixture's key
 from .conftest import http_scope as scope_for
 
-KEY = "emulator-key"
-API_VERSION = "2024-10-21"
 CHAT_PATH = f"/openai/deployments/gpt-4o/chat/completions?api-version={API_VERSION}"
 USER = [{"role": "user", "content": "hello big wide world"}]
 TOOLS = [
@@ -35,11 +32,6 @@ CLAUDE_TOOLS = [{"name": "lookup", "input_schema": {"type": "object"}}]
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def emulator() -> AzureEmulator:
-    return AzureEmulator(api_keys=(KEY,))
 
 
 def azure(app: Any, **kwargs: Any) -> openai.AsyncAzureOpenAI:
@@ -65,16 +57,6 @@ def raw(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers={"api-key": KEY}
     )
-
-
-def data_events(body: bytes) -> list[str]:
-    """The ``data:`` payloads of an SSE body, in order."""
-    return [
-        line[len("data: ") :]
-        for block in body.decode().split("\n\n")
-        for line in block.split("\n")
-        if line.startswith("data: ")
-    ]
 
 
 def http_scope(path: str = "/openai/deployments/gpt-4o/chat/completions") -> dict[str, Any]:
@@ -108,24 +90,6 @@ async def read_bodies(comm: ApplicationCommunicator, into: list[bytes]) -> None:
 async def read_payload(resp: aiohttp.ClientResponse, into: bytearray) -> None:
     async for chunk in resp.content.iter_any():
         into += chunk
-
-
-@contextlib.asynccontextmanager
-async def loopback(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1, inside this test's event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            assert not task.done(), "uvicorn stopped"
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 # ---------------------------------------------------------------- chat completions: JSON
@@ -299,7 +263,7 @@ async def test_raw_stream_follows_azures_event_order(emulator: AzureEmulator) ->
     async with raw(emulator) as client:
         resp = await client.post(CHAT_PATH, json={"messages": USER, "stream": True})
     assert resp.headers["content-type"].startswith("text/event-stream")
-    events = data_events(resp.content)
+    events = sse_data(resp.content)
     assert events[-1] == "[DONE]"
     first = json.loads(events[0])
     assert first == {
@@ -739,8 +703,8 @@ async def test_anthropic_raw_stream_event_order(emulator: AzureEmulator) -> None
             json={"model": "c", "max_tokens": 9, "messages": USER, "stream": True},
             headers={"anthropic-version": "2023-06-01"},
         )
-    blocks = [b for b in resp.text.split("\n\n") if b]
-    names = [b.split("\n")[0].removeprefix("event: ") for b in blocks]
+    blocks = sse_events(resp.content)
+    names = [b.event for b in blocks]
     assert names == [
         "message_start",
         "content_block_start",
@@ -750,7 +714,7 @@ async def test_anthropic_raw_stream_event_order(emulator: AzureEmulator) -> None
         "message_delta",
         "message_stop",
     ]
-    datas = [json.loads(b.split("\n")[1].removeprefix("data: ")) for b in blocks]
+    datas = [json.loads(b.data) for b in blocks]
     assert all(d["type"] == n for d, n in zip(datas, names, strict=True))
     start = datas[0]["message"]
     assert (start["content"], start["stop_reason"]) == ([], None)
@@ -830,7 +794,7 @@ async def test_anthropic_faults_and_bearer_tokens(emulator: AzureEmulator) -> No
 async def test_served_by_uvicorn_streams_chunk_by_chunk_to_aiohttp(emulator: AzureEmulator) -> None:
     hold = Fault.hold_stream(after_chunks=2)
     emulator.inject(hold)
-    async with loopback(emulator) as url, aiohttp.ClientSession(url) as session:
+    async with serve(emulator, lifespan="on") as url, aiohttp.ClientSession(url) as session:
         body = {"messages": USER, "stream": True}
         async with session.post(CHAT_PATH, json=body, headers={"api-key": KEY}) as resp:
             assert resp.status == 200
@@ -846,7 +810,7 @@ async def test_served_by_uvicorn_streams_chunk_by_chunk_to_aiohttp(emulator: Azu
         assert (await json_reply.json())["choices"][0]["message"][
             "content"
         ] == "hello big wide world"
-    events = data_events(first + rest)
+    events = sse_data(first + rest)
     assert events[-1] == "[DONE]"
     text = "".join(
         json.loads(e)["choices"][0]["delta"].get("content") or ""
@@ -860,12 +824,12 @@ async def test_served_by_uvicorn_streams_chunk_by_chunk_to_aiohttp(emulator: Azu
 async def test_cut_stream_over_loopback_is_a_client_payload_error(emulator: AzureEmulator) -> None:
     emulator.inject(Fault.cut_stream(after_chunks=3))
     received = bytearray()
-    async with loopback(emulator) as url, aiohttp.ClientSession(url) as session:
+    async with serve(emulator, lifespan="on") as url, aiohttp.ClientSession(url) as session:
         body = {"messages": USER, "stream": True}
         async with session.post(CHAT_PATH, json=body, headers={"api-key": KEY}) as resp:
             assert resp.status == 200
             with pytest.raises(aiohttp.ClientPayloadError):
                 await read_payload(resp, received)
     # uvicorn flushes what was written, then closes without the chunked terminator.
-    assert len(data_events(bytes(received))) == 3
+    assert len(sse_data(bytes(received))) == 3
     assert b"[DONE]" not in received

@@ -16,20 +16,14 @@ from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import http_scope
+from .conftest import API_VERSION, http_scope, sse_data, sse_events
+from .conftest import EMULATOR_KEY as KEY  # the conftest emulator fixture's key
 
-KEY = "emulator-key"
-API_VERSION = "2024-10-21"
 PNG = b"\x89PNG\r\n\x1a\n"
 # Every byte value, repeated past 200 KiB: an upload that must arrive byte-identical.
 BLOB = bytes(range(256)) * 820
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's Sora warning
-
-
-@pytest.fixture
-def emulator() -> AzureEmulator:
-    return AzureEmulator(api_keys=(KEY,))
 
 
 @pytest.fixture
@@ -64,16 +58,6 @@ def raw(app: Any, **headers: str) -> httpx.AsyncClient:
         base_url="http://emulator",
         headers={"api-key": KEY, **headers},
     )
-
-
-def sse(body: bytes) -> list[tuple[str | None, str]]:
-    """``(event, data)`` per SSE block."""
-    blocks = []
-    for block in body.decode().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
-        if "data" in fields:
-            blocks.append((fields.get("event"), fields["data"]))
-    return blocks
 
 
 # ---------------------------------------------------------------- completions
@@ -124,7 +108,7 @@ async def test_completions_stream_in_azures_order(
             f"/openai/deployments/instruct/completions?api-version={API_VERSION}",
             json={"prompt": "a b", "stream": True},
         )
-    data = [d for _, d in sse(resp.content)]
+    data = sse_data(resp.content)
     assert resp.headers["content-type"].startswith("text/event-stream")
     assert json.loads(data[0])["prompt_filter_results"] and json.loads(data[0])["choices"] == []
     assert [json.loads(d)["choices"][0]["text"] for d in data[1:3]] == ["a", " b"]
@@ -197,7 +181,7 @@ async def test_image_generation_streams_partial_images_then_completed(
             "/openai/v1/images/generations",
             json={"model": "gpt-image-1", "prompt": "x", "stream": True, "partial_images": 1},
         )
-    events_seen = [(event, json.loads(data)["type"]) for event, data in sse(resp.content)]
+    events_seen = [(e.event, json.loads(e.data)["type"]) for e in sse_events(resp.content)]
     assert events_seen == [
         ("image_generation.partial_image", "image_generation.partial_image"),
         ("image_generation.completed", "image_generation.completed"),
@@ -568,9 +552,9 @@ async def test_responses_stream_events_in_openais_order(
         resp = await client.post(
             "/openai/v1/responses", json={"model": "m", "input": "hi", "stream": True}
         )
-    blocks = sse(resp.content)
-    assert all(event == json.loads(data)["type"] for event, data in blocks)
-    assert blocks[-1][0] == "response.completed" and "[DONE]" not in resp.text
+    blocks = sse_events(resp.content)
+    assert all(b.event == json.loads(b.data)["type"] for b in blocks)
+    assert blocks[-1].event == "response.completed" and "[DONE]" not in resp.text
 
 
 async def test_background_responses_are_polled_or_cancelled(v1: openai.AsyncOpenAI) -> None:
@@ -778,7 +762,7 @@ async def test_faults_apply_to_every_operation(
     await comm.send_input({"type": "http.request", "body": json.dumps(body).encode()})
     assert (await comm.receive_output(timeout=2))["status"] == 200
     chunks = [(await comm.receive_output(timeout=2))["body"] for _ in range(3)]
-    assert [event for event, _ in sse(b"".join(chunks))] == [
+    assert [e.event for e in sse_events(b"".join(chunks))] == [
         "response.created",
         "response.in_progress",
         "response.output_item.added",

@@ -6,7 +6,6 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 from azure.core.credentials import AccessToken
 
 from azure_asgi import AzureGateway
@@ -21,7 +20,7 @@ from azure_asgi._identity import (
 )
 from azure_asgi.testing import AzureEmulator
 
-from .conftest import CHAT, caller, make_config
+from .conftest import CHAT, caller, emulator_gateway, make_config
 
 
 class FakeCredential:
@@ -94,8 +93,7 @@ async def test_injected_credential_used_for_upstream_bearer() -> None:
     cred = FakeCredential()
     config = make_config()
     del config["resources"][0]["auth"]
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    gateway = AzureGateway(config, http_client=upstream, credentials={"eastus": cred})  # type: ignore[dict-item]
+    gateway = emulator_gateway(emulator, config, credentials={"eastus": cred})
     async with gateway, caller(gateway) as client:
         first = await client.post("/v1/chat/completions", json=CHAT)
         second = await client.post("/v1/chat/completions", json=CHAT)

@@ -11,7 +11,7 @@ import pytest
 
 from azure_asgi import AzureGateway
 
-from .conftest import CHAT, caller, make_config
+from .conftest import CHAT, caller, make_config, mock_gateway
 
 
 def recording_gateway(
@@ -21,8 +21,7 @@ def recording_gateway(
         sent.append(request)
         return httpx.Response(200, json={"id": "video_1", "object": "video", "ok": True})
 
-    transport = httpx.MockTransport(upstream)
-    return AzureGateway(config or make_config(), http_client=httpx.AsyncClient(transport=transport))
+    return mock_gateway(upstream, config)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +99,7 @@ async def test_the_gateway_bounds_requests_in_flight() -> None:
         return httpx.Response(200, json={"ok": True})
 
     config = make_config(limits={"max_concurrency": 1})
-    gw = AzureGateway(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(slow)))
+    gw = mock_gateway(slow, config)
     async with gw, caller(gw) as client:
         first = asyncio.create_task(client.post("/v1/chat/completions", json=CHAT))
         await entered.wait()

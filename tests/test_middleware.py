@@ -11,7 +11,7 @@ from asgiref.testing import ApplicationCommunicator
 from azure_asgi import AzureGateway, AzureGatewayMiddleware
 from azure_asgi.testing import AzureEmulator
 
-from .conftest import CHAT, CLIENT_KEY, make_config
+from .conftest import CHAT, CLIENT_KEY, emulator_gateway, make_config
 
 
 class Host:
@@ -56,9 +56,7 @@ def spy_on_close(gateway: AzureGateway) -> list[bool]:
 
 
 def wrap(emulator: AzureEmulator, host: Host, prefix: str = "/llm") -> AzureGatewayMiddleware:
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    gateway = AzureGateway(make_config(), http_client=upstream)
-    return AzureGatewayMiddleware(host, gateway=gateway, prefix=prefix)
+    return AzureGatewayMiddleware(host, gateway=emulator_gateway(emulator), prefix=prefix)
 
 
 def client(app: Any) -> httpx.AsyncClient:

@@ -9,12 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from azure_asgi import AzureGateway
 from azure_asgi._errors import GatewayError
 from azure_asgi._multipart import Upload, spool_upload
 from azure_asgi.testing import AzureEmulator
 
-from .conftest import EMULATOR_KEY, caller, make_config
+from .conftest import EMULATOR_KEY, caller, emulator_gateway
 
 
 def encode(data: dict[str, str], files: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -219,10 +218,9 @@ async def test_longest_boundary_found_across_a_block_edge(shift: int) -> None:
 
 async def test_gateway_answers_an_overlong_boundary_with_400_and_sends_nothing() -> None:
     emulator = AzureEmulator(api_keys=(EMULATOR_KEY,))
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
     boundary = b"b" * 71
     body = form_body(boundary, [(b"model", b"gpt-4o"), (b"prompt", b"p")])
-    async with upstream, AzureGateway(make_config(), http_client=upstream) as gw, caller(gw) as c:
+    async with emulator_gateway(emulator) as gw, caller(gw) as c:
         resp = await c.post(
             "/v1/audio/transcriptions",
             content=body,

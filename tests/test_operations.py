@@ -17,7 +17,7 @@ import pytest
 from azure_asgi import AzureGateway
 from azure_asgi._operations import OPERATIONS, Operation, markdown_table
 
-from .conftest import CLIENT_KEY
+from .conftest import CLIENT_KEY, caller, mock_gateway
 
 ENDPOINT = "https://eastus.example.azure.com"
 DEFAULT_VERSION = "2024-10-21"
@@ -50,9 +50,7 @@ def gateway(upstream: Upstream, **resource: Any) -> AzureGateway:
         ],
         "clients": {"api_keys": [CLIENT_KEY]},
     }
-    return AzureGateway(
-        config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    )
+    return mock_gateway(upstream, config)
 
 
 def request_for(op: Operation, model: str = "gpt-4o") -> dict[str, Any]:
@@ -98,7 +96,7 @@ def upstream_url(request: httpx.Request) -> str:
 @pytest.mark.parametrize("prefix", ["/v1", "/openai/v1"])
 async def test_unified_and_v1_routes(op: Operation, prefix: str) -> None:
     upstream = Upstream()
-    async with gateway(upstream) as gw, _client(gw) as client:
+    async with gateway(upstream) as gw, caller(gw) as client:
         resp = await client.request(op.method, f"{prefix}/{path_of(op)}", **request_for(op))
     assert resp.status_code == 200, resp.text
     sent = upstream.last
@@ -117,7 +115,7 @@ async def test_azure_deployment_routes_forward_the_callers_api_version(
 ) -> None:
     upstream = Upstream()
     kwargs = request_for(op, model=name)
-    async with gateway(upstream) as gw, _client(gw) as client:
+    async with gateway(upstream) as gw, caller(gw) as client:
         resp = await client.post(
             f"/openai/deployments/{name}/{op.deployment_op}?api-version=2099-01-01", **kwargs
         )
@@ -132,7 +130,7 @@ LEGACY = [op for op in SUPPORTED if op.deployment_op is None]
 async def test_azure_pre_v1_routes(op: Operation) -> None:
     # AzureOpenAI clients call /openai/<path>?api-version=... for non-deployment operations.
     upstream = Upstream()
-    async with gateway(upstream) as gw, _client(gw) as client:
+    async with gateway(upstream) as gw, caller(gw) as client:
         resp = await client.request(
             op.method, f"/openai/{path_of(op)}?api-version=2099-01-01", **request_for(op)
         )
@@ -144,7 +142,7 @@ async def test_azure_pre_v1_routes(op: Operation) -> None:
 @pytest.mark.parametrize("op", SUPPORTED, ids=lambda op: f"{op.method} {op.path}")
 async def test_v1_style_resource(op: Operation) -> None:
     upstream = Upstream()
-    async with gateway(upstream, api_style="v1") as gw, _client(gw) as client:
+    async with gateway(upstream, api_style="v1") as gw, caller(gw) as client:
         resp = await client.request(op.method, f"/v1/{path_of(op)}", **request_for(op))
     assert resp.status_code == 200, resp.text
     assert upstream_url(upstream.last) == f"/openai/v1/{path_of(op)}"
@@ -155,7 +153,7 @@ async def test_v1_style_resource(op: Operation) -> None:
 async def test_openai_compatible_resource(op: Operation) -> None:
     upstream = Upstream()
     resource = {"kind": "openai", "endpoint": "https://api.example.com/v1"}
-    async with gateway(upstream, **resource) as gw, _client(gw) as client:
+    async with gateway(upstream, **resource) as gw, caller(gw) as client:
         resp = await client.request(op.method, f"/v1/{path_of(op)}", **request_for(op))
     assert resp.status_code == 200, resp.text
     sent = upstream.last
@@ -171,7 +169,7 @@ async def test_openai_compatible_resource(op: Operation) -> None:
 )  # fmt: skip
 async def test_unsupported_operations_are_400_and_send_nothing(method: str, path: str) -> None:
     upstream = Upstream()
-    async with gateway(upstream) as gw, _client(gw) as client:
+    async with gateway(upstream) as gw, caller(gw) as client:
         resp = await client.request(
             method, path, files={"image": ("a.png", b"png")}, data={"model": "gpt-4o"}
         )
@@ -186,14 +184,6 @@ def test_operations_page_is_generated_from_the_table() -> None:
     page = Path(__file__).parent.parent / "docs" / "operations.md"
     assert page.read_text() == markdown_table(), (
         "docs/operations.md is out of date: python -m azure_asgi._operations > docs/operations.md"
-    )
-
-
-def _client(app: AzureGateway) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://gateway",
-        headers={"api-key": CLIENT_KEY},
     )
 
 

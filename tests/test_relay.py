@@ -23,6 +23,7 @@ from .conftest import (
     json_step,
     make_config,
     scripted_upstream,
+    sse_events,
     sse_step,
     wait_for_disconnect_step,
 )
@@ -114,9 +115,9 @@ async def test_deadline_before_the_terminal_event_ends_with_an_error_event() -> 
         caller(gw) as c,
     ):
         resp = await c.post("/v1/chat/completions", json=STREAM)
-    lines = [line for line in resp.text.split("\n\n") if line]
-    assert lines[0].encode() == CHUNK
-    error = json.loads(lines[-1].removeprefix("data: "))
+    events = sse_events(resp.content)
+    assert events[0].raw == CHUNK + b"\n\n"
+    error = json.loads(events[-1].data)
     assert error["error"]["code"] == "timeout" and error["status_code"] == 504
     assert "[DONE]" not in resp.text
 

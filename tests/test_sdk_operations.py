@@ -32,6 +32,8 @@ from .conftest import (
     eventually,
     make_config,
     sdk_transport,
+    sse_data,
+    sse_events,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's Sora warning
@@ -148,23 +150,6 @@ def tagged(object_id: str) -> str:
     return object_id.removesuffix(f"~{RESOURCE}")
 
 
-async def raw_lines(response: Any) -> list[str]:
-    return [line async for line in response.iter_lines()]
-
-
-def sse_blocks(lines: list[str]) -> list[tuple[str | None, str]]:
-    """``(event, data)`` per SSE event from the lines of a stream."""
-    blocks: list[tuple[str | None, str]] = []
-    event: str | None = None
-    for line in lines:
-        if line.startswith("event: "):
-            event = line[len("event: ") :]
-        elif line.startswith("data: "):
-            blocks.append((event, line[len("data: ") :]))
-            event = None
-    return blocks
-
-
 # ---------------------------------------------------------------- text completions
 
 
@@ -220,7 +205,7 @@ async def test_text_completions_stream(
         model="gpt-4o-mini", prompt="a b", stream=True
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        data = [d for _, d in sse_blocks(await raw_lines(response))]
+        data = sse_data(await response.read())
     assert json.loads(data[0])["prompt_filter_results"]  # Azure's filter chunk is relayed
     assert [json.loads(d)["choices"][0]["text"] for d in data[1:3]] == ["a", " b"]
     assert data[-1] == "[DONE]"
@@ -555,11 +540,10 @@ async def test_responses_stream_with_event_lines(
         model="gpt-4o", input="hi there", stream=True
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        lines = await raw_lines(response)
-    blocks = sse_blocks(lines)
+        blocks = sse_events(await response.read())
     assert len(blocks) == len(events) - 1  # one word fewer
-    assert all(event == json.loads(data)["type"] for event, data in blocks)  # `event:` lines
-    assert blocks[-1][0] == "response.completed" and "data: [DONE]" not in lines
+    assert all(b.event == json.loads(b.data)["type"] for b in blocks)  # `event:` lines
+    assert blocks[-1].event == "response.completed" and "[DONE]" not in [b.data for b in blocks]
 
 
 @families("azure_v1")

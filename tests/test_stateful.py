@@ -9,20 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import CLIENT_KEY, EMULATOR_KEY
-
-
-class HostRouter(httpx.AsyncBaseTransport):
-    """Routes upstream requests to in-process ASGI apps by host name."""
-
-    def __init__(self, apps: dict[str, Any]) -> None:
-        self._transports = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._transports[request.url.host].handle_async_request(request)
+from .conftest import CLIENT_KEY, EMULATOR_KEY, caller, emulator_gateway, sse_json
 
 
 @pytest.fixture
@@ -54,20 +43,9 @@ def config(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def client(east: AzureEmulator, west: AzureEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    upstream = httpx.AsyncClient(
-        transport=HostRouter({"eastus.example": east, "westus.example": west})
-    )
-    gateway = AzureGateway(config(), http_client=upstream)
-    async with gateway, _caller(gateway) as c:
+    gateway = emulator_gateway({"eastus.example": east, "westus.example": west}, config())
+    async with gateway, caller(gateway) as c:
         yield c
-
-
-def _caller(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://gateway",
-        headers={"api-key": CLIENT_KEY},
-    )
 
 
 async def upload(client: httpx.AsyncClient, resource: str | None, data: bytes = b"{}\n") -> str:
@@ -107,11 +85,9 @@ async def test_file_lives_where_created_and_is_found_by_id_alone(
 
 
 async def test_default_resource_when_nothing_says(east: AzureEmulator, west: AzureEmulator) -> None:
-    upstream = httpx.AsyncClient(
-        transport=HostRouter({"eastus.example": east, "westus.example": west})
-    )
-    gateway = AzureGateway(config(default_resource="westus"), http_client=upstream)
-    async with gateway, _caller(gateway) as c:
+    upstreams = {"eastus.example": east, "westus.example": west}
+    gateway = emulator_gateway(upstreams, config(default_resource="westus"))
+    async with gateway, caller(gateway) as c:
         file_id = await upload(c, None)
         listing = await c.get("/v1/files")
     assert file_id.endswith("~westus")
@@ -179,7 +155,7 @@ async def test_streamed_response_ids_carry_their_resource(
         json={"model": "gpt-4o", "input": "stream me", "stream": True},
         headers={"x-azure-resource": "eastus"},
     )
-    events = [json.loads(line[6:]) for line in resp.text.splitlines() if line.startswith("data: ")]
+    events = sse_json(resp.content)
     created = next(e for e in events if e["type"] == "response.created")
     completed = events[-1]
     assert completed["type"] == "response.completed"

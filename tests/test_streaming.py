@@ -17,7 +17,18 @@ from asgiref.testing import ApplicationCommunicator
 from azure_asgi import AzureGateway
 from azure_asgi.testing import AzureEmulator, Fault
 
-from .conftest import CHAT, CLIENT_KEY, caller, eventually, http_scope, make_config, serve
+from .conftest import (
+    CHAT,
+    CLIENT_KEY,
+    caller,
+    emulator_gateway,
+    eventually,
+    http_scope,
+    make_config,
+    mock_gateway,
+    serve,
+    sse_data,
+)
 
 STREAM = {**CHAT, "stream": True}
 
@@ -27,10 +38,6 @@ def gateway_scope(path: str = "/v1/chat/completions") -> dict[str, Any]:
     return http_scope(path, headers=headers)
 
 
-def data_events(raw: bytes) -> list[str]:
-    return [line[6:] for line in raw.decode().splitlines() if line.startswith("data: ")]
-
-
 async def test_stream_relays_azure_chunks_in_order(
     gateway: AzureGateway, emulator: AzureEmulator
 ) -> None:
@@ -38,7 +45,7 @@ async def test_stream_relays_azure_chunks_in_order(
         resp = await client.post("/v1/chat/completions", json=STREAM)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/event-stream")
-    events = data_events(resp.content)
+    events = sse_data(resp.content)
     assert events[-1] == "[DONE]"
     first = json.loads(events[0])
     assert first["choices"] == [] and "prompt_filter_results" in first  # Azure's annotation chunk
@@ -56,7 +63,7 @@ async def test_cut_stream_ends_with_an_error_event_not_done(emulator: AzureEmula
     async with serve(emulator) as url, AzureGateway(make_config(url)) as gw, caller(gw) as client:
         resp = await client.post("/v1/chat/completions", json=STREAM)
     assert resp.status_code == 200
-    events = data_events(resp.content)
+    events = sse_data(resp.content)
     assert "[DONE]" not in events
     last = json.loads(events[-1])
     assert last["error"]["code"] == "stream_interrupted"
@@ -68,10 +75,9 @@ async def test_stream_cut_before_any_byte_arrived_is_retried(emulator: AzureEmul
     # httpx's ASGITransport buffers: the cut surfaces before the gateway has relayed anything,
     # so the attempt counts as failed and the next one serves the stream whole.
     emulator.inject(Fault.cut_stream(after_chunks=2))
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator))
-    async with AzureGateway(make_config(), http_client=upstream) as gw, caller(gw) as client:
+    async with emulator_gateway(emulator) as gw, caller(gw) as client:
         resp = await client.post("/v1/chat/completions", json=STREAM)
-    assert data_events(resp.content)[-1] == "[DONE]"
+    assert sse_data(resp.content)[-1] == "[DONE]"
     assert len(emulator.requests) == 2
 
 
@@ -130,8 +136,7 @@ async def test_first_chunk_arrives_before_upstream_finishes_over_httpx_mock() ->
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
-    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AzureGateway(make_config(), http_client=upstream) as gw:
+    async with mock_gateway(handler) as gw:
         comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         assert (await comm.receive_output(timeout=5))["status"] == 200
@@ -155,8 +160,7 @@ async def test_events_split_across_chunks_are_relayed_whole() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
-    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AzureGateway(make_config(), http_client=upstream) as gw:
+    async with mock_gateway(handler) as gw:
         comm = ApplicationCommunicator(gw, gateway_scope())
         await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
         await comm.receive_output(timeout=5)
@@ -192,6 +196,6 @@ async def test_deadline_during_stream_ends_with_timeout_event(emulator: AzureEmu
     ):
         resp = await client.post("/v1/chat/completions", json=STREAM)
     assert resp.status_code == 200  # the stream had started: the break is an event, not a status
-    events = data_events(resp.content)
+    events = sse_data(resp.content)
     assert "[DONE]" not in events
     assert json.loads(events[-1])["error"]["code"] == "timeout"

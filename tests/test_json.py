@@ -1,0 +1,148 @@
+"""The gateway's one JSON reader and writer: hostile input fails as ValueError only, lone
+surrogates are written back as the escape they came in, and everything else is byte-identical to
+compact ``json.dumps``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azure_asgi import _json
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def reference(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- loads -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"a":[1,2.5,"\xc3\xa9",null,true]}', '{"a":[1,2.5,"é",null,true]}']
+)
+def test_loads_reads_bytes_and_text(raw: bytes | str) -> None:
+    assert _json.loads(raw) == {"a": [1, 2.5, "é", None, True]}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000],
+    ids=["arrays", "objects"],
+)
+def test_nesting_too_deep_to_parse_is_a_plain_value_error(raw: str) -> None:
+    with pytest.raises(RecursionError):
+        json.loads(raw)  # what the standard library does, and what must not escape
+    with pytest.raises(ValueError, match="JSON nested too deeply") as caught:
+        _json.loads(raw.encode())
+    assert type(caught.value) is ValueError
+
+
+@pytest.mark.parametrize("raw", [b'{"a":"\xff"}', b'"\xc3"', b'["\xc0\xaf"]'])
+def test_bytes_that_are_not_utf8_are_a_plain_value_error(raw: bytes) -> None:
+    with pytest.raises(ValueError, match="not UTF-8") as caught:
+        _json.loads(raw)
+    assert type(caught.value) is ValueError  # not a UnicodeDecodeError with the bytes in it
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[1,]", b"{'a': 1}", b"nul"])
+def test_bad_json_is_a_value_error(raw: bytes) -> None:
+    with pytest.raises(json.JSONDecodeError) as caught:
+        _json.loads(raw)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_an_escaped_lone_surrogate_is_read_as_such() -> None:
+    assert _json.loads(b'{"a":"\\ud800"}') == {"a": "\ud800"}
+
+
+def test_an_encoded_surrogate_is_read_as_a_lone_surrogate_and_written_back_escaped() -> None:
+    # ED A0 80 is U+D800 encoded as if it were a character: not UTF-8 (RFC 3629), yet the
+    # standard library reads bytes with "surrogatepass". What goes on is valid UTF-8 all the same.
+    value = _json.loads(b'["\xed\xa0\x80"]')
+    assert value == ["\ud800"]
+    assert _json.dumps(value) == b'["\\ud800"]'
+
+
+# -- dumps -----------------------------------------------------------------------------------
+
+
+def test_dumps_is_compact_utf8() -> None:
+    value = {"a": [1, "é ☃ 𝄞", None], "b": {"c": True}}
+    assert _json.dumps(value) == '{"a":[1,"é ☃ 𝄞",null],"b":{"c":true}}'.encode()
+
+
+def test_a_lone_surrogate_is_written_as_its_escape() -> None:
+    assert _json.dumps({"a": "\ud800"}) == b'{"a":"\\ud800"}'
+    assert _json.dumps(["x\udfffy"]) == b'["x\\udfffy"]'
+
+
+def test_with_a_lone_surrogate_the_whole_document_is_ascii_and_still_reads_back() -> None:
+    value = {"é": "\ud800", "b": "☃"}
+    out = _json.dumps(value)
+    assert out == b'{"\\u00e9":"\\ud800","b":"\\u2603"}'
+    out.decode("ascii")
+    assert _json.loads(out) == value
+
+
+def test_nesting_too_deep_to_write_is_a_plain_value_error() -> None:
+    with pytest.raises(ValueError, match="JSON nested too deeply") as caught:
+        _json.dumps(nested(100_000))
+    assert type(caught.value) is ValueError
+
+
+def test_what_is_not_json_is_still_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        _json.dumps({"a": object()})
+
+
+# -- properties ------------------------------------------------------------------------------
+
+# Text of any code point, lone surrogates included (hypothesis leaves them out by default).
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)  # NaN != NaN: no value to compare
+    | ANY_TEXT,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(ANY_TEXT, children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_json_value_round_trips(value: Any) -> None:
+    out = _json.dumps(value)
+    out.decode("utf-8")  # always valid UTF-8, surrogates or not
+    assert _json.loads(out) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain_values)
+def test_text_without_lone_surrogates_is_written_as_compact_json_dumps_writes_it(
+    value: Any,
+) -> None:
+    assert _json.dumps(value) == reference(value)
