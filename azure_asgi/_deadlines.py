@@ -38,9 +38,10 @@ class Deadline:
         return self.at - asyncio.get_running_loop().time()
 
     def __enter__(self) -> Deadline:
-        if self.expired or self.left() <= 0:
-            self.expired = True
+        if self.expired:
             raise TimeoutError
+        # A deadline that passed between two phases is caught by the next sweep (one tick):
+        # no clock read here, on every request's path.
         self.task = asyncio.current_task()
         self._owner.watch(self)
         return self
