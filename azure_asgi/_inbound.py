@@ -139,11 +139,12 @@ async def read_inbound(
         if op.routed_by == "model" and call.model is None:
             try:
                 call.model = call.upload.find_model()
-            finally:
-                if call.model is None:
-                    call.upload.close()
-            if not call.model:
-                raise _bad("The form field 'model' is required.", "model")
+                if not call.model:
+                    raise _bad("The form field 'model' is required.", "model")
+            except BaseException:
+                # The caller never gets this Inbound to close: the spooled file is ours to.
+                call.close()
+                raise
         return call
     raw = await read_body(receive, headers, max_body)
     if body == "json":

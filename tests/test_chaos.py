@@ -45,8 +45,9 @@ TIMEOUT_S = 2.0
 SERVER_MARGIN_S = 0.75
 #: How late the client may see the end of an answer. Clients, servers and emulators share one
 #: event loop here, so under 50 requests in flight a request also waits up to a second or two
-#: on its way in and out (measured: ~0.3 s median).
-CLIENT_MARGIN_S = 3.0
+#: on its way in and out (measured: ~0.3 s median; past 3 s under CI's coverage tracing). The
+#: deadline itself is held to SERVER_MARGIN_S, measured inside the server.
+CLIENT_MARGIN_S = 6.0
 #: Past this a request counts as hung (and is abandoned so the test still ends).
 HANG_S = TIMEOUT_S + 10
 CONCURRENCY = 50

@@ -111,3 +111,20 @@ async def test_the_gateway_bounds_requests_in_flight() -> None:
     assert second.headers["retry-after"] == "1"
     assert second.json()["error"]["code"] == "overloaded"
     assert third.status_code == 200
+
+
+async def test_a_refused_upload_closes_its_spooled_file() -> None:
+    import gc
+    import warnings
+
+    sent: list[httpx.Request] = []
+    async with recording_gateway(sent) as gw, caller(gw) as client:
+        resp = await client.post(
+            "/v1/audio/transcriptions", data={"model": ""}, files={"file": ("a.wav", b"RIFF")}
+        )
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == "model"
+    assert sent == []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
