@@ -178,15 +178,18 @@ class AzureGateway:
                 headers={"retry-after": "1"},
             )
         segments = route_segments(scope)
+        unrouted: GatewayError | None = None
         try:
             ex.route = self._routes.match(scope["method"], segments)
         except GatewayError as exc:
-            # Authenticate first all the same: an unknown caller learns nothing, not even
-            # which paths exist.
-            await self._authenticate(ex, segments)
-            raise exc from None
+            unrouted = exc
+        # Authenticate first all the same: an unknown caller learns nothing, not even which
+        # paths exist.
         await self._authenticate(ex, segments)
+        if unrouted is not None:
+            raise unrouted
         route = ex.route
+        assert route is not None
         op = route.operation
         ex.extra["request_type"] = op.request_type
         if route.deployment is not None:

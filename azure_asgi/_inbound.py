@@ -12,41 +12,17 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from . import _json
-from ._body import body_chunks
-from ._errors import GatewayError, too_large
+from ._body import read_body
+from ._errors import GatewayError
 from ._ids import untag, untag_fields
 from ._multipart import Upload, spool_upload
 from ._routing import RouteMatch
-from ._types import Message, Receive
+from ._types import Receive
 
-__all__ = ["Inbound", "read_body", "read_inbound"]
+__all__ = ["Inbound", "read_inbound"]
 
 # Fields the gateway consumes itself and never forwards (docs/routes.md).
 _CONSUMED = ("fallbacks", "endpoint")
-
-
-async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes:
-    """The whole request body, refused with 413 as soon as it is known to exceed ``limit``."""
-    declared = headers.get(b"content-length")
-    if declared is None or not declared.isdigit() or int(declared) <= limit:
-        # The usual case, a JSON body in one message: no async generator to drive (measured
-        # ~5 % of the gateway's own CPU per request under load, docs/performance.md).
-        message = await receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            body: bytes = message.get("body", b"")
-            if len(body) > limit:
-                raise too_large(limit)
-            return body
-        first = [message]
-    else:
-        first = []
-    replay = iter(first)
-
-    async def rest() -> Message:
-        return next(replay, None) or await receive()
-
-    chunks = [c async for c in body_chunks(rest, headers, limit, "limits.max_body_bytes")]
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @dataclass(slots=True)
@@ -146,7 +122,7 @@ async def read_inbound(
                 call.close()
                 raise
         return call
-    raw = await read_body(receive, headers, max_body)
+    raw = await read_body(receive, headers, max_body, "limits.max_body_bytes")
     if body == "json":
         _parse_json(call, raw, resources)
     return call

@@ -132,35 +132,31 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     translator = adapter.translator(ex, answer.target)
     pump = _Translated(translator) if translator is not None else _Passed(adapter.terminals(ex))
+    failure: GatewayError | None = None
     try:
         try:
             with ex.deadline:
                 await pump.run(ex, answer, send)
         except TimeoutError:
-            if not pump.complete:
-                await _end_stream(ex, send, timeout_error(ex.deadline.timeout_s), 504)
-                return
+            failure = timeout_error(ex.deadline.timeout_s)
         except UpstreamError as exc:
-            if not pump.complete:
-                logger.warning(
-                    "azure-asgi: stream from %s broke: %s", answer.target.resource.name, exc
-                )
-                error = GatewayError(
-                    502,
-                    f"The upstream stream broke off before it was complete ({exc}).",
-                    code="stream_interrupted",
-                )
-                await _end_stream(ex, send, error, 502)
-                return
-        if not pump.complete:
-            error = GatewayError(
+            failure = GatewayError(
                 502,
-                "The upstream stream ended before it was complete.",
+                f"The upstream stream broke off before it was complete ({exc}).",
                 code="stream_interrupted",
             )
-            await _end_stream(ex, send, error, 502)
+        # Complete means its terminal event is out: whatever happened after it, nothing follows.
+        if pump.complete:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if failure is None:
+            failure = GatewayError(
+                502, "The upstream stream ended before it was complete.", code="stream_interrupted"
+            )
+        logger.warning(
+            "azure-asgi: stream from %s broke: %s", answer.target.resource.name, failure.message
+        )
+        await _end_stream(ex, send, failure)
     except OSError:
         return  # the caller disconnected while we were sending
 
@@ -199,9 +195,7 @@ class _Passed:
 
     async def _send(self, ex: Exchange, send: Send, out: bytes) -> None:
         self.last = out
-        await send({"type": "http.response.body", "body": out, "more_body": True})
-        if ex.first_byte is None:
-            ex.first_byte = time.perf_counter()
+        await _send_part(ex, send, out)
 
     @property
     def complete(self) -> bool:
@@ -233,9 +227,7 @@ class _Translated:
         while True:
             out = [piece for event in events for piece in translator.feed(event)]
             if out:
-                await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
-                if ex.first_byte is None:
-                    ex.first_byte = time.perf_counter()
+                await _send_part(ex, send, b"".join(out))
             try:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
@@ -244,7 +236,14 @@ class _Translated:
         tail = [piece for event in decoder.end() for piece in translator.feed(event)]
         tail += translator.end()
         if tail:
-            await send({"type": "http.response.body", "body": b"".join(tail), "more_body": True})
+            await _send_part(ex, send, b"".join(tail))
+
+
+async def _send_part(ex: Exchange, send: Send, body: bytes) -> None:
+    """One more piece of a started answer; the first one's time is the time to first byte."""
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    if ex.first_byte is None:
+        ex.first_byte = time.perf_counter()
 
 
 async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
@@ -281,12 +280,12 @@ async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
         return
 
 
-async def _end_stream(ex: Exchange, send: Send, error: GatewayError, status: int) -> None:
+async def _end_stream(ex: Exchange, send: Send, error: GatewayError) -> None:
     """End a started stream with an error event, never a ``[DONE]``."""
-    ex.status = status
+    ex.status = error.status
     body = error_body(
         error.error_object(),
-        status,
+        error.status,
         is_gateway_error=True,
         extra_fields=ex.extra,
         event_id=ex.request_id,

@@ -238,6 +238,16 @@ def http_scope(
 Step = Any  # an async callable (send) -> None: one scripted upstream answer
 
 
+async def request_body(receive: Any) -> bytes:
+    """The whole body of a request, as a test upstream reads it."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return bytes(body)
+
+
 class Scripted:
     """A raw ASGI upstream answering request N with ``steps[N]`` (the last step repeats), and
     recording every request: for seams the emulator has no fault for (CRLF streams, redirects,
@@ -251,12 +261,7 @@ class Scripted:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         self.requests.append(
             {
                 "method": scope["method"],
@@ -323,3 +328,16 @@ async def scripted_upstream(
     else:
         async with serve(upstream) as url:
             yield url, None
+
+
+@contextlib.asynccontextmanager
+async def through_gateway(
+    kind: str, upstream: Scripted, **config: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A raw HTTP client (with the client key) for a gateway in front of ``upstream``."""
+    async with (
+        scripted_upstream(kind, upstream) as (url, client),
+        AzureGateway(make_config(url, **config), http_client=client) as gw,
+        caller(gw) as c,
+    ):
+        yield c

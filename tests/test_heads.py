@@ -11,18 +11,13 @@ from typing import Any
 
 import pytest
 
-from .conftest import serve_in_thread
+from .conftest import request_body, serve_in_thread
 
 
 async def _echo_head_size(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await request_body(receive)
     size = sum(len(k) + len(v) for k, v in scope["headers"])
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"%d %d" % (size, len(body))})

@@ -18,13 +18,13 @@ from .conftest import (
     CHAT,
     CLIENT_KEY,
     Scripted,
-    caller,
     http_scope,
     json_step,
     make_config,
     scripted_upstream,
     sse_events,
     sse_step,
+    through_gateway,
     wait_for_disconnect_step,
 )
 
@@ -69,11 +69,7 @@ async def test_crlf_stream_is_relayed_byte_for_byte(transport: str) -> None:
         b"data: [DONE]\r\n\r\n",
     ]
     upstream = Scripted(sse_step(*events))
-    async with (
-        scripted_upstream(transport, upstream) as (url, client),
-        AzureGateway(make_config(url), http_client=client) as gw,
-        caller(gw) as c,
-    ):
+    async with through_gateway(transport, upstream) as c:
         resp = await c.post("/v1/chat/completions", json=STREAM)
     assert resp.status_code == 200
     assert resp.content == b"".join(events)
@@ -85,11 +81,7 @@ async def test_stream_broken_before_its_first_event_is_retried(transport: str) -
     # been sent nothing yet, so the gateway tries again and the caller sees one clean stream.
     good = sse_step(CHUNK + b"\n\n", b"data: [DONE]\n\n")
     upstream = Scripted(sse_step(b'data: {"choi', cut=True), good)
-    async with (
-        scripted_upstream(transport, upstream) as (url, client),
-        AzureGateway(make_config(url), http_client=client) as gw,
-        caller(gw) as c,
-    ):
+    async with through_gateway(transport, upstream) as c:
         resp = await c.post("/v1/chat/completions", json=STREAM)
     assert resp.status_code == 200
     assert resp.content == CHUNK + b"\n\ndata: [DONE]\n\n"
@@ -100,20 +92,14 @@ async def test_nothing_follows_the_terminal_event_when_the_deadline_passes() -> 
     # [DONE] is out, then the upstream keeps the connection open past the deadline: the
     # stream is complete, so it just ends; no error event after [DONE].
     upstream = Scripted(sse_step(CHUNK + b"\n\n", b"data: [DONE]\n\n", hold_s=5))
-    async with scripted_upstream("aiohttp", upstream) as (url, _):
-        config = make_config(url, timeout_s=0.3)
-        async with AzureGateway(config) as gw, caller(gw) as c:
-            resp = await c.post("/v1/chat/completions", json=STREAM)
+    async with through_gateway("aiohttp", upstream, timeout_s=0.3) as c:
+        resp = await c.post("/v1/chat/completions", json=STREAM)
     assert resp.content == CHUNK + b"\n\ndata: [DONE]\n\n"
 
 
 async def test_deadline_before_the_terminal_event_ends_with_an_error_event() -> None:
     upstream = Scripted(sse_step(CHUNK + b"\n\n", hold_s=5))
-    async with (
-        scripted_upstream("aiohttp", upstream) as (url, _),
-        AzureGateway(make_config(url, timeout_s=0.3)) as gw,
-        caller(gw) as c,
-    ):
+    async with through_gateway("aiohttp", upstream, timeout_s=0.3) as c:
         resp = await c.post("/v1/chat/completions", json=STREAM)
     events = sse_events(resp.content)
     assert events[0].raw == CHUNK + b"\n\n"
@@ -162,11 +148,7 @@ async def test_redirects_are_never_followed(transport: str) -> None:
     async with scripted_upstream("aiohttp", elsewhere) as (evil, _):
         location = [(b"location", f"{evil}/steal".encode())]
         upstream = Scripted(json_step(b"", status=307, headers=location))
-        async with (
-            scripted_upstream(transport, upstream) as (url, client),
-            AzureGateway(make_config(url), http_client=client) as gw,
-            caller(gw) as c,
-        ):
+        async with through_gateway(transport, upstream) as c:
             resp = await c.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 502
     body = resp.json()
@@ -198,11 +180,10 @@ async def test_upstream_connections_per_host_are_bounded() -> None:
         await json_step({"ok": True})(send, receive, upstream)
 
     upstream = Scripted(step)
-    async with scripted_upstream("aiohttp", upstream) as (url, _):
-        config = make_config(url, limits={"upstream_connections_per_host": 1})
-        async with AzureGateway(config) as gw, caller(gw) as c:
-            answers = await asyncio.gather(
-                *(c.post("/v1/chat/completions", json=CHAT) for _ in range(3))
-            )
+    limits = {"upstream_connections_per_host": 1}
+    async with through_gateway("aiohttp", upstream, limits=limits) as c:
+        answers = await asyncio.gather(
+            *(c.post("/v1/chat/completions", json=CHAT) for _ in range(3))
+        )
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert peak == 1 and len(upstream.requests) == 3
