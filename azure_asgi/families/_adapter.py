@@ -25,6 +25,10 @@ class StreamTranslator(Protocol):
 
     #: True once the upstream's stream reached an event that ends a complete answer.
     complete: bool
+    #: The upstream's own in-stream error, as ``(status, contract error object)``, when its
+    #: stream reported one (Anthropic's ``event: error``); the relay ends the caller's stream
+    #: with it instead of a generic ``stream_interrupted``. None otherwise.
+    failure: tuple[int, dict[str, Any]] | None
 
     def feed(self, event: SSEEvent) -> list[bytes]:
         """The caller's encoded events for one upstream event (often one, maybe none)."""

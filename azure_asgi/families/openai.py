@@ -182,12 +182,13 @@ class OpenAIAdapter:
 class _IdTagger:
     """Tags stateful ids (``response.created`` and friends) in each event; the rest untouched."""
 
-    __slots__ = ("_resource", "_terminals", "complete")
+    __slots__ = ("_resource", "_terminals", "complete", "failure")
 
     def __init__(self, resource: str, terminals: tuple[bytes, ...]) -> None:
         self._resource = resource
         self._terminals = terminals
         self.complete = not terminals
+        self.failure: tuple[int, dict[str, Any]] | None = None
 
     def feed(self, event: SSEEvent) -> list[bytes]:
         raw = event.raw
