@@ -178,6 +178,8 @@ class AzureGateway:
                 headers={"retry-after": "1"},
             )
         segments = route_segments(scope)
+        if segments[:1] == ("anthropic",):
+            ex.api = "anthropic"
         unrouted: GatewayError | None = None
         try:
             ex.route = self._routes.match(scope["method"], segments)

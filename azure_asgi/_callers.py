@@ -63,10 +63,15 @@ _BAD_KEY = (
 )
 
 
-def presented_keys(headers: Mapping[bytes, bytes]) -> list[bytes]:
-    """Every credential the caller presented, in the three places a client key may travel."""
+_KEY_HEADERS = (b"x-gateway-key", b"api-key")
+#: The Anthropic SDKs send their key as ``x-api-key``: taken on the ``/anthropic`` routes.
+_ANTHROPIC_KEY_HEADERS = (*_KEY_HEADERS, b"x-api-key")
+
+
+def presented_keys(headers: Mapping[bytes, bytes], *, anthropic: bool = False) -> list[bytes]:
+    """Every credential the caller presented, in the places a client key may travel."""
     found = []
-    for name in (b"x-gateway-key", b"api-key"):
+    for name in _ANTHROPIC_KEY_HEADERS if anthropic else _KEY_HEADERS:
         value = headers.get(name)
         if value:
             found.append(value.strip())
@@ -112,7 +117,7 @@ class Callers:
         if self._authorize is not None:
             return await self._call_hook(_hook_scope(scope, segments, route))
         if self._keys:
-            for value in presented_keys(headers):
+            for value in presented_keys(headers, anthropic=segments[:1] == ("anthropic",)):
                 if self.is_client_key(value):
                     return _CLIENT_KEY
             if self._anonymous:

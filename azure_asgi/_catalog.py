@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._config import GatewayConfig, family_of
+from ._config import DEFAULT_MAX_TOKENS, GatewayConfig, family_of
 from ._errors import GatewayError
 from ._identity import UpstreamAuth
 from ._inbound import Inbound
@@ -105,6 +105,8 @@ class Target:
     deployment: str
     family: str
     fallbacks: tuple[str, ...] = ()
+    #: Claude: ``max_tokens`` when a translated request names none.
+    max_tokens: int = DEFAULT_MAX_TOKENS
 
 
 class Catalog:
@@ -130,7 +132,9 @@ class Catalog:
         for res, rc in zip(self.resources, config.resources, strict=True):
             for alias, dc in rc.deployments.items():
                 family = dc.family or family_of(alias, dc.deployment)
-                target = Target(res, alias, dc.deployment, family, tuple(dc.fallbacks))
+                target = Target(
+                    res, alias, dc.deployment, family, tuple(dc.fallbacks), dc.max_tokens
+                )
                 self._by_alias.setdefault(alias, []).append(target)
                 self._by_deployment.setdefault(dc.deployment, []).append(target)
 

@@ -38,6 +38,7 @@ from ._config_loading import (
 from ._operations import REQUEST_TYPES
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
     "AuthConfig",
     "ClientsConfig",
     "ConfigError",
@@ -51,6 +52,8 @@ __all__ = [
     "family_of",
 ]
 
+#: ``max_tokens`` for a translated Claude request that gives none (LiteLLM's default too).
+DEFAULT_MAX_TOKENS = 4096
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ENDPOINT_HINT = (
     "endpoint must be an absolute http(s) URL such as https://my-resource.openai.azure.com"
@@ -176,6 +179,9 @@ class DeploymentConfig(_Model):
     deployment: Annotated[str, Field(min_length=1)]
     family: Literal["openai", "anthropic"] | None = None
     fallbacks: tuple[str, ...] = ()
+    #: Claude deployments: the ``max_tokens`` sent when a translated Chat Completions or
+    #: Responses request names none (the Messages API requires one; docs/claude.md).
+    max_tokens: Annotated[int, Field(ge=1)] = DEFAULT_MAX_TOKENS
 
 
 def family_of(*names: str) -> Literal["openai", "anthropic"]:

@@ -75,6 +75,13 @@ def content_kind(headers: Sequence[tuple[bytes, bytes]]) -> Kind:
     return "bytes"
 
 
+class _Refused(Exception):
+    """The adapter cannot express this request for the target's family (nothing was sent)."""
+
+    def __init__(self, error: GatewayError) -> None:
+        self.error = error
+
+
 class _Failed(Exception):
     """An attempt that failed before any answer could be relayed."""
 
@@ -116,14 +123,21 @@ class Dispatcher:
                 continue
             logger.info("azure-asgi: falling back from %s to %s", ex.inbound.model, alias)
             fallback = await self._send_alias(ex, fallback_targets)
+            if isinstance(fallback, GatewayError) and fallback.status < 500:
+                # This fallback's family cannot take the request as sent: skip it.
+                continue
             if not self._failed(fallback):
                 return fallback
         return outcome
 
     def _failed(self, outcome: Outcome) -> bool:
-        """Whether another alias may do better: no answer, or a retryable upstream status."""
+        """Whether another alias may do better: no answer, or a retryable upstream status.
+
+        A request refused as inexpressible for the family (a 4xx of the gateway's own) is the
+        caller's to fix, and is final.
+        """
         if isinstance(outcome, GatewayError):
-            return True
+            return outcome.status >= 500
         return outcome.status >= 400 and outcome.status in outcome.adapter.retryable
 
     async def _send_alias(self, ex: Exchange, targets: Sequence[Target]) -> Outcome:
@@ -137,6 +151,9 @@ class Dispatcher:
             ex.attempts.append(record)
             try:
                 answer = await self._attempt(ex, target, last_chance=attempt >= self._max_attempts)
+            except _Refused as refused:
+                ex.attempts.pop()  # nothing was sent
+                return refused.error
             except _Failed as failure:
                 record.ended = time.perf_counter()
                 record.retry_reason = failure.reason
@@ -185,7 +202,10 @@ class Dispatcher:
                 code="upstream_auth_failed",
             )
             raise _Failed(error, "auth_failed") from None
-        request = adapter.prepare(ex, target, auth)
+        try:
+            request = adapter.prepare(ex, target, auth)
+        except GatewayError as exc:
+            raise _Refused(exc) from None
         try:
             resp = await self._transport.send(request)
         except UpstreamError as exc:

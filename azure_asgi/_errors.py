@@ -7,7 +7,15 @@ from typing import Any
 
 from . import _json
 
-__all__ = ["ClientGone", "GatewayError", "error_body", "new_event_id", "timeout_error", "too_large"]
+__all__ = [
+    "ClientGone",
+    "GatewayError",
+    "anthropic_type",
+    "error_body",
+    "new_event_id",
+    "timeout_error",
+    "too_large",
+]
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -22,6 +30,27 @@ _TYPE_BY_STATUS = {
     503: "api_error",
     504: "timeout_error",
 }
+
+
+#: Anthropic's error ``type`` per status, for errors on the ``/anthropic`` routes: the SDK picks
+#: its exception class by status, and callers read this ``type`` (docs/claude.md).
+_ANTHROPIC_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def anthropic_type(status: int) -> str:
+    """Anthropic's error ``type`` for an HTTP status."""
+    default = "api_error" if status >= 500 else "invalid_request_error"
+    return _ANTHROPIC_TYPE_BY_STATUS.get(status, default)
 
 
 def new_event_id() -> str:
@@ -57,7 +86,14 @@ class GatewayError(Exception):
         )
         self.headers = headers or {}
 
-    def error_object(self) -> dict[str, Any]:
+    def error_object(self, api: str = "openai") -> dict[str, Any]:
+        """The ``error`` member of the body: the contract's shape, or Anthropic's on the
+        ``/anthropic`` routes (with the gateway's ``code`` kept alongside)."""
+        if api == "anthropic":
+            error = {"type": anthropic_type(self.status), "message": self.message}
+            if self.code is not None:
+                error["code"] = self.code
+            return error
         return {"message": self.message, "type": self.type, "code": self.code, "param": self.param}
 
 
@@ -68,13 +104,17 @@ def error_body(
     is_gateway_error: bool,
     extra_fields: dict[str, Any],
     event_id: str | None = None,
+    api: str = "openai",
 ) -> bytes:
     """Serialise the one error envelope (docs/routes.md, "Errors").
 
     ``error`` is either a gateway error object or the upstream's own ``error`` object, kept
-    whole (``innererror`` included) so that clients see what Azure said.
+    whole (``innererror`` included) so that clients see what Azure said. On the ``/anthropic``
+    routes (``api="anthropic"``) the envelope is Anthropic's, ``{"type": "error", "error": ...}``,
+    with the same gateway keys after it.
     """
-    envelope = {
+    envelope: dict[str, Any] = {"type": "error"} if api == "anthropic" else {}
+    envelope |= {
         "error": error,
         "status_code": status,
         "is_gateway_error": is_gateway_error,
@@ -90,8 +130,9 @@ def error_body(
             "message": str(error.get("message", ""))[:500],
             "type": str(error.get("type", "api_error")),
             "code": str(error.get("code")),
-            "param": None,
         }
+        if api != "anthropic":
+            envelope["error"]["param"] = None
         envelope["extra_fields"] = {"provider": "azure"}
         return _json.dumps(envelope)
 

@@ -46,6 +46,7 @@ class Exchange:
 
     __slots__ = (
         "_request_id",
+        "api",
         "attempts",
         "deadline",
         "ended",
@@ -86,6 +87,9 @@ class Exchange:
         #: ``extra_fields`` of the answer (contract: provider, request_type, model...).
         self.extra: dict[str, Any] = {"provider": "azure"}
         self._request_id: str | None = None
+        #: The API the caller speaks, which shapes its errors: ``openai`` or ``anthropic``
+        #: (the ``/anthropic`` routes), known from the path before routing.
+        self.api = "openai"
 
     @property
     def operation(self) -> Operation:

@@ -27,6 +27,9 @@ RoutedBy = Literal["model", "object", "resource", "all"]
 Upstream = Literal["deployment", "v1", "batches"]
 #: Who answers: the upstream (through a family adapter), or the gateway's merged model list.
 Handler = Literal["upstream", "model_list"]
+#: Which API the route speaks: OpenAI-shaped (``/v1``, ``/openai/...``) or Anthropic's
+#: Messages API (``/anthropic/v1/...``, errors in Anthropic's shape).
+Api = Literal["openai", "anthropic"]
 
 #: ``object`` values of things that live on one resource and are fetched again by id.
 STATEFUL_OBJECTS = frozenset({"file", "batch", "response", "video", "fine_tuning.job"})
@@ -65,6 +68,7 @@ class Operation:
     #: family gets 400 ``unsupported_operation`` with nothing sent.
     families: tuple[str, ...] = ("openai",)
     handler: Handler = "upstream"
+    api: Api = "openai"
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -85,6 +89,7 @@ def _deployment(
     required: tuple[tuple[str, type | tuple[type, ...]], ...] = (),
     stream_terminal: tuple[bytes, ...] = (),
     api_version: str | None = None,
+    families: tuple[str, ...] = ("openai",),
 ) -> Operation:
     return Operation(
         request_type,
@@ -97,6 +102,7 @@ def _deployment(
         required=required,
         stream_terminal=stream_terminal,
         api_version=api_version,
+        families=families,
     )
 
 
@@ -115,6 +121,8 @@ def _crud(request_type: str, base: str, *extra: tuple[str, str]) -> tuple[Operat
 
 _TEXT = (str, list)
 _RESPONSE_END = (b"response.completed", b"response.failed", b"response.incomplete")
+#: Chat Completions and Responses are served by Claude deployments too, translated.
+_BOTH = ("openai", "anthropic")
 
 OPERATIONS: tuple[Operation, ...] = (
     _deployment(
@@ -123,6 +131,7 @@ OPERATIONS: tuple[Operation, ...] = (
         streamable=True,
         required=(("messages", list),),
         stream_terminal=_DONE,
+        families=_BOTH,
     ),
     _deployment(
         "text_completion",
@@ -163,6 +172,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "responses",
         streamable=True,
         stream_terminal=_RESPONSE_END,
+        families=_BOTH,
     ),
     Operation("responses", "DELETE", "responses/{id}", routed_by="object", body="none"),
     Operation("responses", "GET", "responses/{id}", routed_by="object", body="none"),
@@ -215,6 +225,25 @@ OPERATIONS: tuple[Operation, ...] = (
         ("GET", "/events"),
         ("GET", "/checkpoints"),
     ),
+    # Claude's own Messages API (``/anthropic/v1/...``): bodies pass with ``model`` replaced.
+    Operation(
+        "messages",
+        "POST",
+        "messages",
+        streamable=True,
+        required=(("messages", list),),
+        stream_terminal=(b"message_stop",),
+        families=("anthropic",),
+        api="anthropic",
+    ),
+    Operation(
+        "messages",
+        "POST",
+        "messages/count_tokens",
+        required=(("messages", list),),
+        families=("anthropic",),
+        api="anthropic",
+    ),
 )
 
 #: Every ``request_type`` the gateway knows (config's ``api_versions`` keys must be among them).
@@ -222,6 +251,8 @@ REQUEST_TYPES = frozenset(op.request_type for op in OPERATIONS)
 
 
 def _routes(op: Operation) -> str:
+    if op.api == "anthropic":
+        return f"`/anthropic/v1/{op.path}`"
     routes = [f"`/v1/{op.path}`", f"`/openai/v1/{op.path}`"]
     if op.deployment_op is not None:
         routes.append(f"`/openai/deployments/{{d}}/{op.deployment_op}`")
@@ -233,6 +264,8 @@ def _routes(op: Operation) -> str:
 def _upstream(op: Operation) -> str:
     if not op.supported:
         return "none: 400 `unsupported_operation`"
+    if op.api == "anthropic":
+        return f"`/anthropic/v1/{op.path}` (Claude deployments)"
     if op.upstream == "deployment":
         version = f" (default `{op.api_version}`)" if op.api_version else ""
         return f"`/openai/deployments/{{d}}/{op.deployment_op}?api-version=`{version}"

@@ -79,11 +79,12 @@ async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
     """The gateway's own error, in the contract's one shape."""
     ex.status = error.status
     body = error_body(
-        error.error_object(),
+        error.error_object(ex.api),
         error.status,
         is_gateway_error=True,
         extra_fields=ex.extra,
         event_id=ex.request_id,
+        api=ex.api,
     )
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
     await send_json(send, error.status, body, headers)
@@ -117,11 +118,12 @@ async def _upstream_error(ex: Exchange, answer: Answer, adapter: Adapter, send: 
     ex.extra["latency_ms"] = ex.latency_ms()
     ex.status = answer.status
     out = error_body(
-        adapter.error(answer.status, answer.body),
+        adapter.error(ex, answer.status, answer.body),
         answer.status,
         is_gateway_error=False,
         extra_fields=ex.extra,
         event_id=ex.request_id,
+        api=ex.api,
     )
     await send_json(send, answer.status, out, pass_headers(answer.headers))
 
@@ -149,6 +151,17 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
         if pump.complete:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
+        reported = translator.failure if translator is not None else None
+        if reported is not None:
+            # The upstream said why, in its own in-stream error event: pass that on.
+            status, error = reported
+            logger.warning(
+                "azure-asgi: stream from %s failed upstream: %s",
+                answer.target.resource.name,
+                error.get("type"),
+            )
+            await _end_stream(ex, send, status, error, is_gateway_error=False)
+            return
         if failure is None:
             failure = GatewayError(
                 502, "The upstream stream ended before it was complete.", code="stream_interrupted"
@@ -156,7 +169,7 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
         logger.warning(
             "azure-asgi: stream from %s broke: %s", answer.target.resource.name, failure.message
         )
-        await _end_stream(ex, send, failure)
+        await _end_stream(ex, send, failure.status, failure.error_object(ex.api))
     except OSError:
         return  # the caller disconnected while we were sending
 
@@ -280,18 +293,24 @@ async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
         return
 
 
-async def _end_stream(ex: Exchange, send: Send, error: GatewayError) -> None:
-    """End a started stream with an error event, never a ``[DONE]``."""
-    ex.status = error.status
+async def _end_stream(
+    ex: Exchange, send: Send, status: int, error: dict[str, Any], *, is_gateway_error: bool = True
+) -> None:
+    """End a started stream with an error event, never a ``[DONE]``: ``data:`` with the error
+    envelope, which the openai SDK raises on; ``event: error`` on the ``/anthropic`` routes, as
+    the Anthropic SDK expects."""
+    ex.status = status
     body = error_body(
-        error.error_object(),
-        error.status,
-        is_gateway_error=True,
+        error,
+        status,
+        is_gateway_error=is_gateway_error,
         extra_fields=ex.extra,
         event_id=ex.request_id,
+        api=ex.api,
     )
     with contextlib.suppress(OSError):
-        event = b"data: " + body + b"\n\n"
+        head = b"event: error\ndata: " if ex.api == "anthropic" else b"data: "
+        event = head + body + b"\n\n"
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -14,8 +14,9 @@ from ._types import Scope
 __all__ = ["RouteFamily", "RouteMatch", "RouteTable", "route_segments"]
 
 #: ``unified``: ``/v1/...``; ``azure_v1``: ``/openai/v1/...``; ``azure``: Azure's pre-v1 routes,
-#: ``/openai/deployments/{d}/...`` and ``/openai/<path>?api-version=``.
-RouteFamily = Literal["unified", "azure", "azure_v1"]
+#: ``/openai/deployments/{d}/...`` and ``/openai/<path>?api-version=``; ``anthropic``:
+#: Claude's Messages API at ``/anthropic/v1/...``.
+RouteFamily = Literal["unified", "azure", "azure_v1", "anthropic"]
 
 
 _SEGMENTS: dict[tuple[str, bytes], tuple[str, ...]] = {}
@@ -86,10 +87,12 @@ class RouteTable:
 
     def __init__(self, operations: Iterable[Operation] = OPERATIONS) -> None:
         self._ops: _Templates = {}
+        self._anthropic_ops: _Templates = {}
         self._deployment_ops: dict[tuple[str, ...], dict[str, Operation]] = {}
         for op in operations:
             segs = op.segments
-            self._ops.setdefault((segs[0], len(segs)), []).append(op)
+            table = self._anthropic_ops if op.api == "anthropic" else self._ops
+            table.setdefault((segs[0], len(segs)), []).append(op)
             if op.deployment_op is not None:
                 key = tuple(op.deployment_op.split("/"))
                 self._deployment_ops.setdefault(key, {})[op.method] = op
@@ -104,6 +107,8 @@ class RouteTable:
             found = self._match_deployment(method, segments)
         elif n >= 2 and segments[0] == "openai":
             found = self._match_path(method, segments[1:], "azure")
+        elif n >= 3 and segments[0] == "anthropic" and segments[1] == "v1":
+            found = self._match_path(method, segments[2:], "anthropic", self._anthropic_ops)
         else:
             found = None
         if found is None:
@@ -111,16 +116,22 @@ class RouteTable:
                 404,
                 f"No route for {method} /{'/'.join(segments)}. OpenAI-style routes live under "
                 "/v1/ (e.g. POST /v1/chat/completions), Azure-style ones under "
-                "/openai/deployments/{deployment}/... and /openai/v1/...; see docs/routes.md.",
+                "/openai/deployments/{deployment}/... and /openai/v1/..., Claude's Messages "
+                "API at /anthropic/v1/messages; see docs/routes.md.",
                 code="route_not_found",
             )
         return found
 
     def _match_path(
-        self, method: str, segments: Sequence[str], family: RouteFamily
+        self,
+        method: str,
+        segments: Sequence[str],
+        family: RouteFamily,
+        table: _Templates | None = None,
     ) -> RouteMatch | None:
         allowed: list[str] = []
-        for op in self._ops.get((segments[0], len(segments)), ()):
+        ops = self._ops if table is None else table
+        for op in ops.get((segments[0], len(segments)), ()):
             params = _bind(op.segments, segments)
             if params is None:
                 continue

@@ -164,13 +164,19 @@ def test_a_model_missing_from_the_pinned_resource_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("path", "method"),
-    [("v1/chat/completions", "POST"), ("v1/embeddings", "POST"), ("v1/responses", "POST")],
+    [("v1/embeddings", "POST"), ("v1/completions", "POST"), ("v1/images/generations", "POST")],
 )
 def test_a_family_the_operation_does_not_serve_is_refused(path: str, method: str) -> None:
     with pytest.raises(GatewayError) as caught:
         catalog().targets_for(call(path, method, model="claude-sonnet"))
     assert refusal(caught) == (400, "unsupported_operation", "model")
     assert "anthropic-family" in caught.value.message and "nothing was sent" in caught.value.message
+
+
+@pytest.mark.parametrize("path", ["v1/chat/completions", "v1/responses"])
+def test_claude_serves_chat_and_responses_translated(path: str) -> None:
+    targets = catalog().targets_for(call(path, "POST", model="claude-sonnet"))
+    assert [t.family for t in targets] == ["anthropic"]
 
 
 @pytest.mark.parametrize(

@@ -225,7 +225,7 @@ def test_unknown_nested_keys_name_their_parent_and_allowed_ones() -> None:
     exc = error_of(config(resource(deployments={"gpt": {"deployment": "d", "famly": "x"}})))
     assert str(exc) == (
         "resources.0.deployments.gpt: an unknown key (the 2nd key of resources.0.deployments.gpt; "
-        "allowed: deployment, family, fallbacks)"
+        "allowed: deployment, family, fallbacks, max_tokens)"
     )
     exc = error_of(config(resource(auth={"managed_identity": {"clientid": "x"}})))
     assert str(exc) == (

@@ -69,7 +69,7 @@ def request_for(op: Operation, model: str = "gpt-4o") -> dict[str, Any]:
     return {"json": body}
 
 
-SUPPORTED = [op for op in OPERATIONS if op.supported]
+SUPPORTED = [op for op in OPERATIONS if op.supported and op.api == "openai"]
 DEPLOYMENT_OPS = [op for op in SUPPORTED if op.deployment_op is not None]
 
 

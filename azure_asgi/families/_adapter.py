@@ -54,8 +54,9 @@ class Adapter(Protocol):
         """The caller's JSON for the upstream's successful JSON answer, ``extra_fields`` in."""
         ...
 
-    def error(self, status: int, body: bytes) -> dict[str, Any]:
-        """The upstream's error as the contract's ``error`` object (its own fields kept)."""
+    def error(self, ex: Exchange, status: int, body: bytes) -> dict[str, Any]:
+        """The upstream's error as the ``error`` object of the caller's API (its own fields
+        kept): the contract's, or Anthropic's on the ``/anthropic`` routes."""
         ...
 
     def translator(self, ex: Exchange, target: Target) -> StreamTranslator | None:

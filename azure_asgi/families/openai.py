@@ -166,7 +166,7 @@ class OpenAIAdapter:
         spliced = splice_extra_fields(body, ex.extra)
         return spliced if spliced is not None else body
 
-    def error(self, status: int, body: bytes) -> dict[str, Any]:
+    def error(self, ex: Exchange, status: int, body: bytes) -> dict[str, Any]:
         return upstream_error_object(status, body)
 
     def translator(self, ex: Exchange, target: Target) -> _IdTagger | None:

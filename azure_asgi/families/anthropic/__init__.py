@@ -4,3 +4,7 @@ Chat Completions and Responses requests are translated to Messages and their ans
 streams back, by pure functions (``_chat``, ``_responses``); the native
 ``/anthropic/v1/messages`` route passes bodies through with ``model`` replaced (docs/claude.md).
 """
+
+from ._family import ANTHROPIC_VERSION, AnthropicAdapter
+
+__all__ = ["ANTHROPIC_VERSION", "AnthropicAdapter"]
