@@ -61,6 +61,7 @@ _BAD_KEY = (
     "Missing or invalid gateway key: send it as `api-key: <key>`, `Authorization: Bearer <key>` "
     "or `x-gateway-key: <key>`."
 )
+_BAD_ANTHROPIC_KEY = _BAD_KEY[:-1] + " (or `x-api-key: <key>`, as the Anthropic SDKs do)."
 
 
 _KEY_HEADERS = (b"x-gateway-key", b"api-key")
@@ -117,12 +118,14 @@ class Callers:
         if self._authorize is not None:
             return await self._call_hook(_hook_scope(scope, segments, route))
         if self._keys:
-            for value in presented_keys(headers, anthropic=segments[:1] == ("anthropic",)):
+            anthropic = segments[:1] == ("anthropic",)
+            for value in presented_keys(headers, anthropic=anthropic):
                 if self.is_client_key(value):
                     return _CLIENT_KEY
             if self._anonymous:
                 return _ANONYMOUS
-            raise GatewayError(401, _BAD_KEY, code="invalid_api_key")
+            message = _BAD_ANTHROPIC_KEY if anthropic else _BAD_KEY
+            raise GatewayError(401, message, code="invalid_api_key")
         if self._anonymous:
             return _ANONYMOUS
         raise GatewayError(401, _NO_ACCESS, code="no_client_access_configured")
