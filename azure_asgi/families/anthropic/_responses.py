@@ -164,12 +164,11 @@ def responses_to_messages(
             # caller's figure stays what the visible answer may use (docs/claude.md).
             out["max_tokens"] = budget + out["max_tokens"]
     for name in ("temperature", "top_p"):
+        # Checked, echoed in the answer, never sent: the Messages API takes no sampling
+        # parameters any more (current Claude models refuse them; docs/claude.md).
         value = body.get(name)
-        if value is None:
-            continue
-        if not _is_number(value) or not 0 <= value <= 1:
-            raise _unsupported(name, f"Claude accepts `{name}` from 0 to 1; got {value!r}.")
-        out[name] = value
+        if value is not None and not _is_number(value):
+            raise _invalid(name, f"`{name}` must be a number.")
     user = body.get("user")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}
