@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from openai._types import omit
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from azure_asgi._errors import GatewayError
 from azure_asgi._sse import SSEEvent
@@ -754,3 +754,552 @@ def test_a_json_format_beside_function_tools_lets_claude_call_either() -> None:
 )
 def test_formats_claude_cannot_follow_are_refused(fmt: dict[str, Any], param: str) -> None:
     assert refused({"model": "claude", "input": "hi", "text": {"format": fmt}}).param == param
+
+
+# --- the answer --------------------------------------------------------------------------
+
+CLAUDE_ANSWER = {
+    "id": "msg_01XYZ",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-dep",
+    "content": [
+        {"type": "thinking", "thinking": "Paris first.", "signature": "SIG1"},
+        {"type": "redacted_thinking", "data": "OPAQUE"},
+        {"type": "text", "text": "Let me "},
+        {"type": "text", "text": "check."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+    ],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {
+        "input_tokens": 100,
+        "output_tokens": 50,
+        "cache_read_input_tokens": 30,
+        "cache_creation_input_tokens": 20,
+        "output_tokens_details": {"thinking_tokens": 12},
+    },
+}
+
+
+def answer(message: Mapping[str, Any], request: Mapping[str, Any] | None = None) -> Response:
+    request = request or {"model": "claude", "input": "hi", "tools": [WEATHER]}
+    raw = messages_to_response(message, model="claude", created=1700000000, request=request)
+    json.dumps(raw)  # plain JSON types only
+    return Response.model_validate(raw)
+
+
+def test_an_answer_is_a_response_the_sdk_parses() -> None:
+    response = answer(CLAUDE_ANSWER)
+    assert (response.id, response.object, response.model) == ("resp_01XYZ", "response", "claude")
+    assert (response.status, response.incomplete_details, response.created_at) == (
+        "completed",
+        None,
+        1700000000,
+    )
+    assert response.output_text == "Let me check."
+    kinds = [(o.type, o.id) for o in response.output]
+    assert kinds == [
+        ("reasoning", "rs_01XYZ_0"),
+        ("reasoning", "rs_01XYZ_1"),
+        ("message", "msg_01XYZ_2"),
+        ("function_call", "fc_01XYZ_3"),
+    ]
+    thinking, redacted, message, call = response.output
+    assert thinking.type == "reasoning"
+    assert [s.text for s in thinking.summary] == ["Paris first."]
+    assert thinking.encrypted_content == "claude.thinking:SIG1"
+    assert redacted.type == "reasoning"
+    assert (redacted.summary, redacted.encrypted_content) == ([], "claude.redacted_thinking:OPAQUE")
+    assert message.type == "message"
+    assert (message.role, message.status) == ("assistant", "completed")
+    assert calls(response) == [("toolu_1", "get_weather", '{"city":"Paris"}')]
+    assert call.status == "completed"
+    usage = response.usage
+    assert usage is not None
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (150, 50, 200)
+    assert usage.input_tokens_details.cached_tokens == 30
+    assert usage.input_tokens_details.cache_write_tokens == 20
+    assert usage.output_tokens_details.reasoning_tokens == 12
+
+
+def test_an_answer_echoes_the_callers_settings() -> None:
+    request = {
+        "model": "claude",
+        "input": "hi",
+        "instructions": "Be brief.",
+        "tools": [WEATHER],
+        "tool_choice": "required",
+        "temperature": 0.2,
+        "top_p": 0.5,
+        "max_output_tokens": 300,
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "metadata": {"k": "v"},
+        "user": "u-1",
+    }
+    response = answer(CLAUDE_ANSWER, request)
+    assert response.instructions == "Be brief."
+    assert [t.type for t in response.tools] == ["function"]
+    assert response.tools[0].name == "get_weather"  # type: ignore[union-attr]
+    assert (response.tool_choice, response.parallel_tool_calls) == ("required", False)
+    assert (response.temperature, response.top_p, response.max_output_tokens) == (0.2, 0.5, 300)
+    assert response.reasoning is not None
+    assert (response.reasoning.effort, response.reasoning.summary) == ("low", "auto")
+    assert (response.metadata, response.user) == ({"k": "v"}, "u-1")
+    plain = answer(CLAUDE_ANSWER, {"model": "claude", "input": "hi"})
+    assert (plain.tool_choice, plain.tools, plain.parallel_tool_calls) == ("auto", [], True)
+    assert plain.text is not None
+    assert plain.text.format is not None
+    assert plain.text.format.type == "text"
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "status", "reason"),
+    [
+        ("end_turn", "completed", None),
+        ("stop_sequence", "completed", None),
+        ("pause_turn", "completed", None),
+        ("max_tokens", "incomplete", "max_output_tokens"),
+        ("model_context_window_exceeded", "incomplete", "max_output_tokens"),
+        ("refusal", "incomplete", "content_filter"),
+    ],
+)
+def test_stop_reasons_set_the_status(stop_reason: str, status: str, reason: str | None) -> None:
+    message = {
+        **CLAUDE_ANSWER,
+        "content": [{"type": "text", "text": "Hi"}],
+        "stop_reason": stop_reason,
+    }
+    response = answer(message)
+    assert response.status == status
+    details = response.incomplete_details
+    assert (details.reason if details else None) == reason
+    assert response.output_text == "Hi"
+
+
+def test_the_json_answer_tool_becomes_the_output_text() -> None:
+    fmt = {"type": "json_schema", "name": "reply", "schema": SCHEMA}
+    request = {"model": "claude", "input": "hi", "text": {"format": fmt}}
+    message = {
+        **CLAUDE_ANSWER,
+        "content": [
+            {"type": "tool_use", "id": "toolu_9", "name": "reply", "input": {"answer": "42"}}
+        ],
+    }
+    response = answer(message, request)
+    assert json.loads(response.output_text) == {"answer": "42"}
+    assert [o.type for o in response.output] == ["message"]
+    assert response.status == "completed"
+    assert response.text is not None
+    assert response.text.format is not None
+    assert response.text.format.type == "json_schema"
+
+
+def test_a_reasoning_item_sent_back_is_the_same_thinking_block() -> None:
+    response = answer(CLAUDE_ANSWER)
+    history = [{"role": "user", "content": "hi"}] + [
+        o.model_dump(exclude_none=True) for o in response.output
+    ]
+    history.append({"type": "function_call_output", "call_id": "toolu_1", "output": "sunny"})
+    body = translate({"model": "claude", "input": history, "tools": [WEATHER]})
+    assert body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            CLAUDE_ANSWER["content"][0],
+            CLAUDE_ANSWER["content"][1],
+            {"type": "text", "text": "Let me check."},
+            CLAUDE_ANSWER["content"][4],
+        ],
+    }
+    assert_valid_messages(body)
+
+
+# --- the stream --------------------------------------------------------------------------
+
+
+def test_a_text_stream_is_the_full_event_sequence() -> None:
+    events = message_events([{"type": "text", "pieces": ["Hel", "lo", " world"]}])
+    stream, payloads, response = run_stream(events)
+    assert [p["type"] for p in payloads] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert payloads[0]["response"]["status"] == "in_progress"
+    assert payloads[0]["response"]["output"] == []
+    assert {p["item_id"] for p in payloads[3:9]} == {"msg_01abc_0"}
+    assert all(p["output_index"] == 0 for p in payloads[2:10])
+    assert all(p["content_index"] == 0 for p in payloads[3:9])
+    assert response.output_text == "Hello world"
+    assert response.id == "resp_01abc"
+    assert response.usage.input_tokens == 14
+    assert response.usage.output_tokens == 42
+    assert stream.complete
+    assert stream.failure is None
+    assert stream.usage == {"input_tokens": 10, "output_tokens": 42, "cache_read_input_tokens": 4}
+    assert stream.end() == []
+
+
+def test_a_tool_call_stream_with_arguments_split_anywhere() -> None:
+    arguments = '{"city": "Paris", "unit": "c"}'
+    pieces = [arguments[:1], arguments[1:9], "", arguments[9:]]
+    events = message_events(
+        [
+            {"type": "text", "pieces": ["Checking."]},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "pieces": pieces},
+            {
+                "type": "tool_use",
+                "id": "toolu_2",
+                "name": "get_weather",
+                "pieces": ['{"city":"Rome"}'],
+            },
+        ],
+        stop_reason="tool_use",
+    )
+    request = {"model": "claude", "input": "hi", "tools": [WEATHER]}
+    _, payloads, response = run_stream(events, request)
+    assert response.output_text == "Checking."
+    assert calls(response) == [
+        ("toolu_1", "get_weather", arguments),
+        ("toolu_2", "get_weather", '{"city":"Rome"}'),
+    ]
+    done = [p for p in payloads if p["type"] == "response.function_call_arguments.done"]
+    assert [(p["item_id"], p["output_index"], p["arguments"]) for p in done] == [
+        ("fc_01abc_1", 1, arguments),
+        ("fc_01abc_2", 2, '{"city":"Rome"}'),
+    ]
+    assert response.status == "completed"
+
+
+def test_a_stream_and_the_answer_of_the_same_message_agree() -> None:
+    blocks = [
+        {"type": "thinking", "pieces": ["Paris ", "first."], "signature": "SIG1"},
+        {"type": "redacted_thinking", "data": "OPAQUE"},
+        {"type": "text", "pieces": ["Let me "]},
+        {"type": "text", "pieces": ["check."]},
+        {
+            "type": "tool_use",
+            "id": "toolu_1",
+            "name": "get_weather",
+            "pieces": ['{"city":"Paris"}'],
+        },
+    ]
+    events = message_events(blocks, stop_reason="tool_use", message_id="msg_01XYZ")
+    _, payloads, streamed = run_stream(
+        events, {"model": "claude", "input": "hi", "tools": [WEATHER]}
+    )
+    whole = answer(CLAUDE_ANSWER)
+    assert [(o.type, o.id) for o in streamed.output] == [(o.type, o.id) for o in whole.output]
+    assert streamed.output_text == whole.output_text
+    assert calls(streamed) == calls(whole)
+    reasoning = [o for o in streamed.output if o.type == "reasoning"]
+    assert [o.encrypted_content for o in reasoning] == [
+        "claude.thinking:SIG1",
+        "claude.redacted_thinking:OPAQUE",
+    ]
+    assert [s.text for s in reasoning[0].summary] == ["Paris first."]
+    kinds = [p["type"] for p in payloads]
+    assert kinds[2:8] == [
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+    ]
+
+
+def test_max_tokens_ends_with_response_incomplete() -> None:
+    events = message_events([{"type": "text", "pieces": ["cut sh"]}], stop_reason="max_tokens")
+    stream, payloads, response = run_stream(events)
+    assert response is None  # the SDK keeps only a completed response
+    last = payloads[-1]
+    assert last["type"] == "response.incomplete"
+    final = Response.model_validate(last["response"])
+    assert final.status == "incomplete"
+    assert final.incomplete_details is not None
+    assert final.incomplete_details.reason == "max_output_tokens"
+    assert final.output_text == "cut sh"
+    assert stream.complete
+
+
+def test_the_json_answer_tool_streams_as_output_text() -> None:
+    fmt = {"type": "json_schema", "name": "reply", "schema": SCHEMA}
+    request = {"model": "claude", "input": "hi", "text": {"format": fmt}}
+    pieces = ['{"ans', 'wer": "4', '2"}']
+    events = message_events([{"type": "tool_use", "id": "t", "name": "reply", "pieces": pieces}])
+    _, payloads, response = run_stream(events, request)
+    assert json.loads(response.output_text) == {"answer": "42"}
+    assert not calls(response)
+    assert "response.function_call_arguments.delta" not in {p["type"] for p in payloads}
+    empty = message_events([{"type": "tool_use", "id": "t", "name": "reply", "pieces": []}])
+    assert run_stream(empty, request)[2].output_text == "{}"
+
+
+def test_an_upstream_error_event_is_a_failure_and_emits_nothing() -> None:
+    events = message_events([{"type": "text", "pieces": ["Hi"]}], stop=False)[:4]
+    stream = ResponsesStream(model="claude", created=1, request={"model": "claude", "input": "x"})
+    emitted = [chunk for event in events for chunk in stream.feed(event)]
+    error = {"type": "overloaded_error", "message": "Overloaded"}
+    assert stream.feed(anthropic_event("error", error=error)) == []
+    assert stream.failure == (
+        529,
+        {
+            "message": "Overloaded",
+            "type": "overloaded_error",
+            "code": "overloaded_error",
+            "param": None,
+        },
+    )
+    assert not stream.complete
+    assert emitted  # what came before the error was sent
+    assert stream.feed(anthropic_event("message_stop")) == []
+    assert stream.end() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("invalid_request_error", 400),
+        ("authentication_error", 401),
+        ("permission_error", 403),
+        ("not_found_error", 404),
+        ("request_too_large", 413),
+        ("rate_limit_error", 429),
+        ("api_error", 500),
+        ("overloaded_error", 529),
+        ("something_new", 502),
+    ],
+)
+def test_error_types_keep_their_status(kind: str, status: int) -> None:
+    stream = ResponsesStream(model="claude", created=1, request={"model": "claude", "input": "x"})
+    stream.feed(anthropic_event("error", error={"type": kind, "message": "m"}))
+    assert stream.failure is not None
+    assert stream.failure[0] == status
+    assert stream.failure[1]["code"] == kind
+
+
+def test_a_cut_stream_is_not_complete() -> None:
+    events = message_events([{"type": "text", "pieces": ["Hi"]}], stop=False)
+    stream, payloads, response = run_stream(events)
+    assert response is None
+    assert not stream.complete
+    assert payloads[-1]["type"] == "response.output_item.done"  # closed at message_delta
+    assert stream.end() == []
+
+
+def test_pings_comments_and_junk_emit_nothing() -> None:
+    stream = ResponsesStream(model="claude", created=1, request={"model": "claude", "input": "x"})
+    assert stream.feed(anthropic_event("ping")) == []
+    assert stream.feed(SSEEvent("", has_data=False)) == []
+    assert stream.feed(SSEEvent("not json")) == []
+    assert stream.feed(SSEEvent("[1]")) == []
+    assert stream.feed(anthropic_event("content_block_delta", index=7, delta={})) == []
+
+
+# --- property-based ----------------------------------------------------------------------
+
+HYPOTHESIS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=6,
+)
+arguments = st.dictionaries(texts, json_values, max_size=4)
+
+
+@st.composite
+def contents(draw: st.DrawFn, role: str) -> Any:
+    if draw(st.booleans()):
+        return draw(texts)
+    kind = "output_text" if role == "assistant" else "input_text"
+    parts: list[dict[str, Any]] = [
+        {"type": kind, "text": t} for t in draw(st.lists(texts, max_size=3))
+    ]
+    if role == "user" and draw(st.booleans()):
+        parts.append({"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"})
+    return draw(st.permutations(parts))
+
+
+@st.composite
+def tool_rounds(draw: st.DrawFn, ids: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    if draw(st.booleans()):
+        items.append(
+            {
+                "type": "reasoning",
+                "id": "rs_x",
+                "summary": [{"type": "summary_text", "text": draw(texts)}],
+                "encrypted_content": "claude.thinking:" + draw(st.text("abcXYZ09+/=", max_size=8)),
+            }
+        )
+    if draw(st.booleans()):
+        items.append({"role": "assistant", "content": draw(contents("assistant"))})
+    count = draw(st.integers(1, 3))
+    call_ids = [f"call_{next(ids)}" for _ in range(count)]
+    for call_id in call_ids:
+        args = draw(arguments)
+        items.append(
+            {"type": "function_call", "call_id": call_id, "name": "get_weather"}
+            | {"arguments": json.dumps(args)}
+        )
+    outputs = draw(st.permutations(call_ids))
+    # A user message may come among the outputs: Claude's turn still starts with the results.
+    aside = draw(st.integers(0, len(outputs)))
+    for n, call_id in enumerate(outputs):
+        if n == aside:
+            items.append({"role": "user", "content": draw(contents("user"))})
+        output: Any = draw(texts)
+        if draw(st.booleans()):
+            output = [{"type": "input_text", "text": output}]
+        items.append({"type": "function_call_output", "call_id": call_id, "output": output})
+    return items
+
+
+@st.composite
+def responses_inputs(draw: st.DrawFn) -> list[dict[str, Any]]:
+    counter = iter(range(10**6))
+    items: list[dict[str, Any]] = [{"role": "user", "content": draw(texts) + "q"}]
+    for _ in range(draw(st.integers(0, 6))):
+        if draw(st.integers(0, 3)) == 0:
+            items += draw(tool_rounds(counter))
+        else:
+            role = draw(st.sampled_from(["user", "assistant", "system", "developer"]))
+            item: dict[str, Any] = {"role": role, "content": draw(contents(role))}
+            if draw(st.booleans()):
+                item["type"] = "message"
+            items.append(item)
+    return items
+
+
+@HYPOTHESIS
+@given(
+    items=responses_inputs(),
+    instructions=st.none() | texts,
+    effort=st.none() | st.sampled_from(["none", "minimal", "low", "high"]),
+    choice=st.sampled_from([None, "auto", "none"]),
+    parallel=st.none() | st.booleans(),
+    max_tokens=st.integers(1, 40000),
+)
+def test_any_valid_input_translates_to_messages_claude_accepts(
+    items: list[dict[str, Any]],
+    instructions: str | None,
+    effort: str | None,
+    choice: str | None,
+    parallel: bool | None,
+    max_tokens: int,
+) -> None:
+    request: dict[str, Any] = {"model": "claude", "input": items, "tools": [WEATHER]}
+    for key, value in (
+        ("instructions", instructions),
+        ("reasoning", effort and {"effort": effort}),
+        ("tool_choice", choice),
+        ("parallel_tool_calls", parallel),
+        ("max_output_tokens", max_tokens),
+    ):
+        if value is not None:
+            request[key] = value
+    body = translate(request)
+    assert_valid_messages(body)
+    json.dumps(body)
+    # Nothing is lost: every text and call the caller sent is in the Messages body.
+    sent = json.dumps(body)
+    for item in items:
+        if item.get("type") == "function_call":
+            assert json.dumps(item["call_id"]) in sent
+
+
+@st.composite
+def claude_blocks(draw: st.DrawFn) -> list[dict[str, Any]]:
+    blocks = []
+    for n in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["text", "text", "tool_use", "thinking", "redacted_thinking"]))
+        if kind == "text":
+            value = draw(texts)
+        elif kind == "tool_use":
+            value = json.dumps(draw(arguments))
+        elif kind == "thinking":
+            value = draw(texts)
+        else:
+            value = ""
+        cuts = sorted(draw(st.lists(st.integers(0, len(value)), max_size=4)))
+        pieces = [value[a:b] for a, b in zip([0, *cuts], [*cuts, len(value)], strict=True)]
+        block: dict[str, Any] = {"type": kind, "pieces": pieces, "value": value}
+        if kind == "tool_use":
+            block |= {"id": f"toolu_{n}", "name": "get_weather"}
+        if kind == "thinking":
+            block["signature"] = f"sig{n}"
+        if kind == "redacted_thinking":
+            block["data"] = f"data{n}"
+        blocks.append(block)
+    return blocks
+
+
+def as_message(blocks: list[dict[str, Any]], stop_reason: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    for block in blocks:
+        if block["type"] == "text":
+            content.append({"type": "text", "text": block["value"]})
+        elif block["type"] == "tool_use":
+            content.append(
+                {"type": "tool_use", "id": block["id"], "name": block["name"]}
+                | {"input": json.loads(block["value"])}
+            )
+        elif block["type"] == "thinking":
+            content.append(
+                {"type": "thinking", "thinking": block["value"], "signature": block["signature"]}
+            )
+        else:
+            content.append({"type": "redacted_thinking", "data": block["data"]})
+    usage = {"input_tokens": 10, "output_tokens": 42, "cache_read_input_tokens": 4}
+    return {"id": "msg_01abc", "content": content, "stop_reason": stop_reason, "usage": usage}
+
+
+@HYPOTHESIS
+@given(
+    blocks=claude_blocks(),
+    stop_reason=st.sampled_from(["end_turn", "tool_use", "max_tokens", "stop_sequence"]),
+)
+def test_any_messages_stream_is_a_responses_stream_the_sdk_accepts(
+    blocks: list[dict[str, Any]], stop_reason: str
+) -> None:
+    request = {"model": "claude", "input": "hi", "tools": [WEATHER]}
+    stream, payloads, response = run_stream(
+        message_events(blocks, stop_reason=stop_reason), request
+    )
+    assert stream.complete
+    final = Response.model_validate(payloads[-1]["response"])
+    if stop_reason == "max_tokens":
+        assert payloads[-1]["type"] == "response.incomplete"
+    else:
+        assert payloads[-1]["type"] == "response.completed"
+        assert response is not None
+        assert response.output_text == final.output_text
+    expected_text = "".join(b["value"] for b in blocks if b["type"] == "text")
+    expected_calls = [(b["id"], b["name"], b["value"]) for b in blocks if b["type"] == "tool_use"]
+    assert final.output_text == expected_text
+    assert calls(final) == expected_calls
+    # The JSON answer of the same message names the same items, with the same content.
+    whole = Response.model_validate(
+        messages_to_response(
+            as_message(blocks, stop_reason), model="claude", created=1, request=request
+        )
+    )
+    assert [(o.type, o.id) for o in whole.output] == [(o.type, o.id) for o in final.output]
+    assert whole.output_text == expected_text
+    assert [(c, n, json.loads(a)) for c, n, a in calls(whole)] == [
+        (c, n, json.loads(a)) for c, n, a in expected_calls
+    ]
+    assert whole.status == final.status
+    reasoning = [o.model_dump() for o in final.output if o.type == "reasoning"]
+    assert reasoning == [o.model_dump() for o in whole.output if o.type == "reasoning"]
