@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from ... import _json
 from ..._errors import GatewayError
@@ -52,11 +52,6 @@ _FORMAT_DESCRIPTION = (
     "Give your final answer by calling this tool: its input is the answer, a JSON value "
     "matching the schema."
 )
-
-
-def _empty_schema() -> dict[str, Any]:
-    """A tool's input schema when it takes nothing (fresh: bodies get mutated downstream)."""
-    return {"type": "object", "properties": {}}
 
 
 #: Fields that change nothing on Claude (docs/claude.md lists why): accepted and not sent.
@@ -123,12 +118,17 @@ def _invalid(param: str | None, message: str) -> GatewayError:
     return GatewayError(400, message, code="invalid_request", param=param)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _empty_schema() -> dict[str, Any]:
+    """A tool's input schema when it takes nothing (fresh: bodies get mutated downstream)."""
+    return {"type": "object", "properties": {}}
 
 
 # --- the request -------------------------------------------------------------------------
@@ -743,7 +743,7 @@ def _status(stop_reason: Any) -> tuple[str, dict[str, Any] | None]:
 
 def _count(usage: Mapping[str, Any], key: str) -> int:
     value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return value if _is_int(value) else 0
 
 
 def _usage(usage: Any) -> dict[str, Any] | None:
@@ -954,6 +954,7 @@ class ResponsesStream:
         if not isinstance(data, dict):
             return []
         kind = data.get("type") or event.event
+        index = data.get("index")
         out: list[bytes] = []
         if kind == "message_start":
             message = data.get("message")
@@ -962,14 +963,14 @@ class ResponsesStream:
             block = data.get("content_block")
             if isinstance(block, Mapping):
                 self._start(out, {})
-                self._block_start(out, data.get("index"), block)
+                self._block_start(out, index, block)
         elif kind == "content_block_delta":
             delta = data.get("delta")
-            block_state = self._blocks.get(data.get("index"))  # type: ignore[arg-type]
+            block_state = self._blocks.get(index) if _is_int(index) else None
             if isinstance(delta, Mapping) and block_state is not None:
                 self._block_delta(out, block_state, delta)
         elif kind == "content_block_stop":
-            block_state = self._blocks.pop(data.get("index"), None)  # type: ignore[arg-type]
+            block_state = self._blocks.pop(index, None) if _is_int(index) else None
             if block_state is not None:
                 self._block_stop(out, block_state)
         elif kind == "message_delta":
