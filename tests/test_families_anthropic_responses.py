@@ -1303,3 +1303,135 @@ def test_any_messages_stream_is_a_responses_stream_the_sdk_accepts(
     assert whole.status == final.status
     reasoning = [o.model_dump() for o in final.output if o.type == "reasoning"]
     assert reasoning == [o.model_dump() for o in whole.output if o.type == "reasoning"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("stream", "yes"),
+        ("include", "reasoning.encrypted_content"),
+        ("max_output_tokens", 0),
+        ("max_output_tokens", True),
+        ("reasoning", "high"),
+        ("instructions", ["a"]),
+        ("text", "json"),
+        ("tools", {"type": "function"}),
+        ("tool_choice", 3),
+        ("tool_choice", {"type": "allowed_tools", "mode": "sometimes", "tools": []}),
+    ],
+)
+def test_malformed_settings_are_refused_naming_the_field(field: str, value: Any) -> None:
+    error = refused({"model": "claude", "input": "hi", "tools": [WEATHER], field: value})
+    assert (error.code, error.param) == ("invalid_request", field)
+
+
+def test_a_malformed_format_is_refused_naming_it() -> None:
+    error = refused({"model": "claude", "input": "hi", "text": {"format": "json"}})
+    assert (error.code, error.param) == ("invalid_request", "text.format")
+
+
+@pytest.mark.parametrize(
+    ("tool", "param"),
+    [
+        ("not a tool", "tools[0]"),
+        ({"type": "function"}, "tools[0].name"),
+        (
+            {"type": "function", "name": "f", "parameters": {"type": "string"}},
+            "tools[0].parameters",
+        ),
+    ],
+)
+def test_malformed_tools_are_refused_naming_the_tool(tool: Any, param: str) -> None:
+    error = refused({"model": "claude", "input": "hi", "tools": [tool]})
+    assert (error.code, error.param) == ("invalid_request", param)
+
+
+def test_a_body_that_is_not_an_object_is_refused() -> None:
+    assert refused(["hi"]).code == "invalid_request"  # type: ignore[arg-type]
+
+
+def test_tool_outputs_carry_images_and_files_and_reject_junk() -> None:
+    call = {"type": "function_call", "call_id": "c", "name": "f", "arguments": {"a": 1}}
+    image = {"type": "input_image", "image_url": "https://example.com/a.png"}
+    output = {
+        "type": "function_call_output",
+        "call_id": "c",
+        "output": [image, {"type": "input_text", "text": ""}],
+    }
+    body = translate(
+        {"model": "claude", "input": [{"role": "user", "content": "hi"}, call, output]}
+    )
+    assert body["messages"][1]["content"][0]["input"] == {"a": 1}
+    assert body["messages"][2]["content"] == [
+        {
+            "type": "tool_result",
+            "tool_use_id": "c",
+            "content": [
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+            ],
+        }
+    ]
+    bad = {"type": "function_call_output", "call_id": "c", "output": 5}
+    error = refused({"model": "claude", "input": [{"role": "user", "content": "hi"}, call, bad]})
+    assert error.param == "input[2].output"
+    text = {"type": "input_file", "file_data": "data:text/plain;base64,@@@"}
+    error = refused({"model": "claude", "input": [{"role": "user", "content": [text]}]})
+    assert error.param == "input[0].content[0].file_data"
+
+
+def test_a_stream_from_a_misbehaving_upstream_still_parses() -> None:
+    # Content before message_start, blocks that start with their content, deltas after the
+    # next block began, a block never stopped: the caller still gets a stream the SDK accepts.
+    events = [
+        anthropic_event(
+            "content_block_start", index=0, content_block={"type": "text", "text": "A"}
+        ),
+        anthropic_event("message_start", message={"id": "msg_late", "usage": {"input_tokens": 1}}),
+        anthropic_event("content_block_stop", index=0),
+        anthropic_event(
+            "content_block_start",
+            index=1,
+            content_block={"type": "thinking", "thinking": "T", "signature": "S"},
+        ),
+        anthropic_event(
+            "content_block_delta", index=1, delta={"type": "thinking_delta", "thinking": "U"}
+        ),
+        anthropic_event("content_block_stop", index=1),
+        anthropic_event("content_block_start", index=2, content_block={"type": "text", "text": ""}),
+        anthropic_event(
+            "content_block_start",
+            index=3,
+            content_block={
+                "type": "tool_use",
+                "id": "t1",
+                "name": "get_weather",
+                "input": {"city": "Oslo"},
+            },
+        ),
+        anthropic_event("content_block_delta", index=2, delta={"type": "text_delta", "text": "B"}),
+        anthropic_event("content_block_start", index=4, content_block={"type": "server_tool_use"}),
+        anthropic_event("message_stop"),
+    ]
+    request = {"model": "claude", "input": "hi", "tools": [WEATHER]}
+    stream, _, response = run_stream(events, request)
+    assert stream.complete
+    assert response.id == "resp_unknown"
+    assert response.output_text == "AB"
+    assert calls(response) == [("t1", "get_weather", '{"city":"Oslo"}')]
+    reasoning = [o for o in response.output if o.type == "reasoning"]
+    assert [s.text for s in reasoning[0].summary] == ["TU"]
+    assert reasoning[0].encrypted_content == "claude.thinking:S"
+
+
+def test_an_error_without_details_is_still_a_failure() -> None:
+    stream = ResponsesStream(model="claude", created=1, request={"model": "claude", "input": "x"})
+    stream.feed(anthropic_event("error", error="boom"))
+    assert stream.failure == (
+        500,
+        {
+            "message": "Claude's stream failed (api_error).",
+            "type": "api_error",
+            "code": "api_error",
+            "param": None,
+        },
+    )
