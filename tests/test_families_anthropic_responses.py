@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from openai._types import omit
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from azure_asgi._errors import GatewayError
 from azure_asgi._sse import SSEEvent
@@ -39,7 +39,7 @@ from azure_asgi.families.anthropic._responses import (
     responses_to_messages,
 )
 
-from .conftest import sse_events
+from .conftest import async_openai, request_body, sse_events
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 WEATHER = {
@@ -1435,3 +1435,92 @@ def test_an_error_without_details_is_still_a_failure() -> None:
             "param": None,
         },
     )
+
+
+# --- the openai SDK end to end (its own request bodies, its own parsers) ------------------
+
+
+def canned_claude(
+    blocks: list[dict[str, Any]], stop_reason: str = "end_turn"
+) -> tuple[Any, list[Any]]:
+    """An ASGI app standing in for the gateway: translates what the SDK sent (checked valid),
+    answers with ``blocks`` as Claude would, translated back."""
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        request = json.loads(await request_body(receive))
+        body = translate(request)
+        assert_valid_messages(body)
+        sent.append(body)
+        if request.get("stream"):
+            stream = ResponsesStream(model=request["model"], created=1, request=request)
+            events = message_events(blocks, stop_reason=stop_reason)
+            payload = b"".join(chunk for event in events for chunk in stream.feed(event))
+            kind = b"text/event-stream"
+        else:
+            message = as_message(blocks, stop_reason)
+            answer = messages_to_response(
+                message, model=request["model"], created=1, request=request
+            )
+            payload = json.dumps(answer).encode()
+            kind = b"application/json"
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]}
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    return app, sent
+
+
+def blocks_of(*specs: tuple[str, str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for n, (kind, value) in enumerate(specs):
+        block: dict[str, Any] = {"type": kind, "value": value, "pieces": [value[:3], value[3:]]}
+        if kind == "tool_use":
+            block |= {"id": f"toolu_{n}", "name": "get_weather"}
+        if kind == "thinking":
+            block["signature"] = "SIG"
+        out.append(block)
+    return out
+
+
+class Reply(BaseModel):
+    answer: str
+
+
+async def test_the_sdk_creates_and_streams_a_tool_call_round_trip() -> None:
+    blocks = blocks_of(
+        ("thinking", "Need weather."), ("text", "Checking."), ("tool_use", '{"city": "Paris"}')
+    )
+    app, sent = canned_claude(blocks, stop_reason="tool_use")
+    client = async_openai(app)
+    tools: Any = [WEATHER]
+    first = await client.responses.create(model="claude", input="Weather in Paris?", tools=tools)
+    assert first.output_text == "Checking."
+    call = next(o for o in first.output if o.type == "function_call")
+    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Paris"})
+    history: Any = [{"role": "user", "content": "Weather in Paris?"}, *first.output]
+    history.append({"type": "function_call_output", "call_id": call.call_id, "output": "sunny"})
+    async with client.responses.stream(model="claude", input=history, tools=tools) as stream:
+        deltas = [e.delta async for e in stream if e.type == "response.output_text.delta"]
+        final = await stream.get_final_response()
+    assert "".join(deltas) == final.output_text == "Checking."
+    assert [o.type for o in final.output] == ["reasoning", "message", "function_call"]
+    assistant = sent[1]["messages"][1]["content"]
+    assert assistant[0] == {"type": "thinking", "thinking": "Need weather.", "signature": "SIG"}
+    assert sent[1]["messages"][2]["content"][0]["tool_use_id"] == call.call_id
+    await client.close()
+
+
+async def test_the_sdk_parses_a_json_answer() -> None:
+    blocks = blocks_of(("tool_use", '{"answer": "42"}'))
+    blocks[0]["name"] = "Reply"
+    app, sent = canned_claude(blocks, stop_reason="tool_use")
+    client = async_openai(app)
+    parsed = await client.responses.parse(model="claude", input="6 x 7?", text_format=Reply)
+    assert parsed.output_parsed == Reply(answer="42")
+    assert sent[0]["tool_choice"] == {"type": "tool", "name": "Reply"}
+    async with client.responses.stream(model="claude", input="6 x 7?", text_format=Reply) as stream:
+        final = await stream.get_final_response()
+    assert final.output_parsed == Reply(answer="42")
+    await client.close()
