@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ... import _json
-from ..._errors import anthropic_type
+from ..._errors import GatewayError, anthropic_type
 from ..._transport import UpstreamRequest
 from ..openai import splice_extra_fields
 from ._chat import ChatStream, chat_to_messages, messages_to_chat
@@ -93,9 +93,18 @@ class AnthropicAdapter:
         if op.api == "anthropic":
             spliced = splice_extra_fields(body, ex.extra)
             return spliced if spliced is not None else body
-        message = _json.loads(body)
+        try:
+            message = _json.loads(body)
+        except ValueError:
+            message = None
         if not isinstance(message, dict):
-            raise ValueError("the Messages API answered with JSON that is not an object")
+            raise GatewayError(
+                502,
+                f"Claude deployment '{target.deployment}' on resource '{target.resource.name}' "
+                "answered with a body that is not a Messages API object, so it cannot be "
+                "translated.",
+                code="upstream_invalid_response",
+            )
         created = int(time.time())
         model = _requested(ex)
         if op.request_type == "responses":
