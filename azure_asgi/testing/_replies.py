@@ -103,8 +103,8 @@ class ChatReply:
 
 def _tools(body: Mapping[str, Any]) -> list[ToolSpec]:
     """The function tools offered, with their parameters schemas."""
-    tools = []
-    for tool in body.get("tools") or []:
+    tools, offered = [], body.get("tools")
+    for tool in offered if isinstance(offered, list) else []:
         function = tool.get("function") if isinstance(tool, Mapping) else None
         if isinstance(function, Mapping) and isinstance(function.get("name"), str):
             parameters = function.get("parameters")
