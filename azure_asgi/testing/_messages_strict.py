@@ -325,17 +325,19 @@ def _check_pairs(body: Mapping[str, Any]) -> str | None:
     tools are being answered starts with its (signed) thinking block."""
     merged = turns(body["messages"])
     for t, (role, located) in enumerate(merged):
-        if role == "user":
-            previous = merged[t - 1][1] if t else []
-            asked = {b["id"] for _, _, b in previous if b.get("type") == "tool_use"}
-            for i, j, block in located:
-                if block.get("type") == "tool_result" and block["tool_use_id"] not in asked:
-                    return (
-                        f"messages.{i}.content.{j}: unexpected `tool_use_id` found in "
-                        f"`tool_result` blocks: {block['tool_use_id']}. Each `tool_result` "
-                        "block must have a corresponding `tool_use` block in the previous "
-                        "message."
-                    )
+        if role != "user":
+            continue
+        previous = merged[t - 1][1] if t else []
+        asked = {b["id"] for _, _, b in previous if b.get("type") == "tool_use"}
+        for i, j, block in located:
+            if block.get("type") == "tool_result" and block["tool_use_id"] not in asked:
+                return (
+                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in "
+                    f"`tool_result` blocks: {block['tool_use_id']}. Each `tool_result` "
+                    "block must have a corresponding `tool_use` block in the previous message."
+                )
+    for t, (role, located) in enumerate(merged):
+        if role != "assistant":
             continue
         uses = [b["id"] for _, _, b in located if b.get("type") == "tool_use"]
         if not uses or t + 1 == len(merged):
