@@ -74,6 +74,7 @@ class _Builder:
         self.root = root
         self.text = " ".join(seed.split()) or "emulated"
         self.words = _WORD.findall(seed) or ["emulated"]
+        self.count = max(1, len(seed.split()))
         self.digest = hashlib.sha256(seed.encode("utf-8", "replace")).digest()
 
     def resolve(self, schema: Any) -> Any:
@@ -180,7 +181,7 @@ class _Builder:
 
     def _integer(self, schema: Mapping[str, Any]) -> int:
         (low, low_open), (high, high_open) = _bounds(schema)
-        value = len(self.words)
+        value = self.count
         if low is not None:
             value = max(value, math.floor(low) + 1 if low_open else math.ceil(low))
         if high is not None:
@@ -189,7 +190,7 @@ class _Builder:
 
     def _number(self, schema: Mapping[str, Any]) -> float:
         (low, low_open), (high, high_open) = _bounds(schema)
-        value = len(self.words) + 0.5
+        value = self.count + 0.5
         below = low is not None and (value <= low if low_open else value < low)
         above = high is not None and (value >= high if high_open else value > high)
         if not (below or above):
