@@ -107,6 +107,8 @@ async def test_max_tokens_and_stop_sequences(emulator: AzureEmulator) -> None:
         stopped = await client.messages.create(
             model="c", max_tokens=50, messages=USER, stop_sequences=["zzz", " wide"]
         )
+        warm = await client.messages.create(model="c", max_tokens=0, messages=USER)
+    assert (warm.content, warm.stop_reason) == ([], "max_tokens")  # pre-warming the cache
     assert cut.content[0].text == "hello big" and cut.stop_reason == "max_tokens"  # type: ignore[union-attr]
     assert stopped.content[0].text == "hello big"  # type: ignore[union-attr]
     assert (stopped.stop_reason, stopped.stop_sequence) == ("stop_sequence", " wide")

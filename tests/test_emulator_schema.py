@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from azure_asgi.testing import AzureEmulator
+from azure_asgi.testing._messages import plan_messages
+from azure_asgi.testing._replies import plan_chat
 from azure_asgi.testing._schema import ToolSpec, choose_tool, instance_for
 
 from .conftest import API_VERSION
@@ -120,6 +122,40 @@ def test_instances_validate_against_their_schema(schema: dict[str, Any], seed: s
     VALIDATOR(schema, format_checker=VALIDATOR.FORMAT_CHECKER).validate(instance)
     assert instance_for(schema, seed) == instance  # deterministic
     json.dumps(instance)  # and serialisable as it is
+
+
+@settings(max_examples=100, deadline=None)
+@given(ROOTS, SEEDS)
+def test_every_api_replies_with_valid_tool_arguments_and_outputs(
+    schema: dict[str, Any], seed: str
+) -> None:
+    """The planners of chat, Messages (pure) answer with instances of the schema they got."""
+    validator = VALIDATOR(schema, format_checker=VALIDATOR.FORMAT_CHECKER)
+    tool = {"type": "function", "function": {"name": "t", "parameters": schema}}
+    chat = {"messages": [{"role": "user", "content": seed}], "tools": [tool]}
+    called = plan_chat(chat, seq=1, model="m", created=0)
+    formatted = {
+        "messages": chat["messages"],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    }
+    answered = plan_chat(formatted, seq=2, model="m", created=0)
+    claude = {
+        "model": "c",
+        "max_tokens": 10_000,
+        "messages": [{"role": "user", "content": seed or "hi"}],
+        "tools": [{"name": "t", "input_schema": schema}],
+    }
+    used = plan_messages(claude, seq=3).blocks[0]
+    structured = {
+        **claude,
+        "tools": [],
+        "output_config": {"format": {"type": "json_schema", "schema": schema}},
+    }
+    text = plan_messages(structured, seq=4).blocks[0]
+    validator.validate(json.loads(called.arguments))
+    validator.validate(json.loads(answered.text or ""))
+    validator.validate(used["input"])
+    validator.validate(json.loads(text["text"]))
 
 
 @given(SEEDS)

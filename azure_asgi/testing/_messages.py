@@ -206,7 +206,7 @@ def plan_messages(body: Mapping[str, Any], *, seq: int) -> MessagesReply:
             stop = "stop_sequence"
         elif cut:
             stop, sequence = "max_tokens", None
-        if text:
+        if budget or not cut:  # max_tokens 0 (cache pre-warming) answers no content at all
             blocks.append({"type": "text", "text": text})
     input_tokens, cached = input_usage(body)
     output = sum(_tokens(block) for block in blocks)
