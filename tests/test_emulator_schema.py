@@ -362,3 +362,14 @@ async def test_responses_parse_and_a_function_call_loop() -> None:
     streamed_call = streamed.output[0]
     assert streamed_call.type == "function_call"
     assert streamed_call.arguments == call.arguments
+
+
+def test_hostile_schemas_are_answered_within_bounds() -> None:
+    # A body may ask for anything: huge arrays and strings, infinite bounds, odd keywords.
+    cube = {"type": "array", "minItems": 10**9, "items": {"type": "array", "minItems": 10**9}}
+    assert 0 < len(json.dumps(instance_for(cube, "x"))) < 10**7
+    assert len(instance_for({"type": "string", "minLength": 10**12}, "x")) <= 100_001
+    assert instance_for({"type": "object", "required": 5, "properties": []}, "x") == {"text": "x"}
+    assert instance_for({"type": "integer", "minimum": float("inf")}, "a b") == 2
+    cycle = {"$defs": {"A": {"$ref": "#/$defs/A"}}, "$ref": "#/$defs/A"}
+    assert instance_for(cycle, "x") == "x"  # a $ref loop means "anything"

@@ -55,6 +55,10 @@ __all__ = ["ToolSpec", "choose_tool", "instance_for", "json_pieces", "structured
 # Past this depth a recursive schema gets the smallest instance it allows (no optional
 # array items, the null branch of a union), so that a tree model still terminates.
 _DEEP = 6
+# Caps that keep a hostile schema from costing more than a real one: an array or a string
+# asking for more is answered with less (an invalid instance rather than a hung emulator).
+_MOST = 1000
+_LONGEST = 100_000
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _EPOCH = datetime.date(2024, 1, 1)
 
@@ -75,6 +79,7 @@ class _Builder:
         self.text = " ".join(seed.split()) or "emulated"
         self.words = _WORD.findall(seed) or ["emulated"]
         self.count = max(1, len(seed.split()))
+        self.left = _MOST * 100  # values built, at most
         self.digest = hashlib.sha256(seed.encode("utf-8", "replace")).digest()
 
     def resolve(self, schema: Any) -> Any:
@@ -95,7 +100,9 @@ class _Builder:
         return {}
 
     def build(self, schema: Any, depth: int) -> Any:
-        if depth > 64:  # a schema that cannot end (a required cycle): stop, invalid or not
+        self.left -= 1
+        # A schema that cannot end (a required cycle) or multiplies arrays: stop, invalid.
+        if depth > 64 or self.left < 0:
             return None
         schema = self.resolve(schema)
         if schema is True or not isinstance(schema, Mapping):
@@ -149,7 +156,8 @@ class _Builder:
         props = props if isinstance(props, Mapping) else {}
         out = {name: self.build(sub, depth + 1) for name, sub in props.items()}
         extra = schema.get("additionalProperties", True)
-        for name in schema.get("required") or []:
+        required = schema.get("required")
+        for name in required if isinstance(required, list) else []:
             if isinstance(name, str) and name not in out:
                 out[name] = self.build(extra if isinstance(extra, Mapping) else {}, depth + 1)
         if not out and extra is not False:
@@ -161,7 +169,7 @@ class _Builder:
         prefix = prefix if isinstance(prefix, list) else []
         low = _int(schema.get("minItems"), 0) or 0
         high = _int(schema.get("maxItems"), None)
-        wanted = max(low, len(prefix), 0 if depth >= _DEEP else 1)
+        wanted = min(max(low, len(prefix), 0 if depth >= _DEEP else 1), _MOST)
         if high is not None:
             wanted = min(wanted, high)
         items = schema.get("items", {})
@@ -173,7 +181,7 @@ class _Builder:
 
     def _string(self, schema: Mapping[str, Any]) -> str:
         text = _formatted(schema.get("format"), self) or self.text
-        low = _int(schema.get("minLength"), 0) or 0
+        low = min(_int(schema.get("minLength"), 0) or 0, _LONGEST)
         high = _int(schema.get("maxLength"), None)
         while len(text) < low:
             text = f"{text} {self.text}"
@@ -258,7 +266,7 @@ def _bounds(schema: Mapping[str, Any]) -> tuple[_Bound, _Bound]:
     def number(key: str) -> float | None:
         value = schema.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
+            return value if math.isfinite(value) else None  # parse_json lets Infinity in
         return None
 
     low: _Bound = (number("minimum"), False)
