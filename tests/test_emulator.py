@@ -202,9 +202,11 @@ async def test_named_tool_choice_calls_that_tool_with_the_echo(emulator: AzureEm
     assert json.loads(call.function.arguments) == {"text": "hello big wide world"}
 
 
-async def test_required_tool_choice_calls_the_first_tool_and_auto_answers_text(
+async def test_required_and_auto_tool_choice_call_the_first_tool_and_none_answers_text(
     emulator: AzureEmulator,
 ) -> None:
+    # Since schema-true replies, "auto" calls a tool too when the last message is the user's
+    # (so agent loops can be tested); "none" is how to get text with tools offered.
     async with azure(emulator) as client:
         forced = await client.chat.completions.create(
             model="gpt-4o",
@@ -213,9 +215,13 @@ async def test_required_tool_choice_calls_the_first_tool_and_auto_answers_text(
             tool_choice="required",
         )
         auto = await client.chat.completions.create(model="gpt-4o", messages=USER, tools=TOOLS)
-    assert forced.choices[0].message.tool_calls is not None
-    assert forced.choices[0].message.tool_calls[0].function.name == "lookup"
-    assert auto.choices[0].message.content == "hello big wide world"
+        none = await client.chat.completions.create(
+            model="gpt-4o", messages=USER, tools=TOOLS, tool_choice="none"
+        )
+    for reply in (forced, auto):
+        assert reply.choices[0].message.tool_calls is not None
+        assert reply.choices[0].message.tool_calls[0].function.name == "lookup"
+    assert none.choices[0].message.content == "hello big wide world"
 
 
 async def test_v1_api_takes_the_deployment_from_the_body_and_a_bearer_key(

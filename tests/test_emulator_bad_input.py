@@ -153,7 +153,11 @@ async def test_surrogate_pairs_and_moderate_nesting_are_still_served(path: str) 
     # An escaped astral character (a valid pair) is ordinary text; 100 levels is a deep but
     # plausible JSON schema.
     nested = "[" * 100 + "]" * 100
-    body = json.dumps({**ROUTES[path], "user": "@U@", "metadata": "@@"})
+    extra: dict[str, Any] = {"user": "@U@", "metadata": "@@"}
+    if path.startswith("/anthropic/"):  # the Messages API refuses unknown fields: use its own
+        tool = {"name": "t", "input_schema": {"type": "object", "examples": "@@"}}
+        extra = {"metadata": {"user_id": "@U@"}, "tools": [tool], "tool_choice": {"type": "none"}}
+    body = json.dumps({**ROUTES[path], **extra})
     body = body.replace('"@@"', nested).replace('"@U@"', '"hello \\ud83d\\ude00"')
     emulator = AzureEmulator(api_keys=(KEY,))
     async with raw(emulator) as client:

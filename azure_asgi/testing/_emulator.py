@@ -12,13 +12,8 @@ from ._faults import Fault, FaultQueue
 from ._inference import INFERENCE
 from ._jobs import JOBS
 from ._json import BadJson
-from ._messages import (
-    anthropic_error,
-    messages_events,
-    messages_json,
-    plan_messages,
-    validate_messages,
-)
+from ._messages import anthropic_error, input_usage, messages_events, messages_json, plan_messages
+from ._messages_strict import check_messages
 from ._objects import OBJECTS
 from ._replies import azure_error
 from ._requests import RecordedRequest, parse_request
@@ -78,6 +73,12 @@ class AzureEmulator:
     those deployment names are served (others get 404 ``DeploymentNotFound``) and each reply
     names the mapped model. ``chunk_delay_s`` paces every stream.
 
+    ``/anthropic/v1/messages`` (and ``.../count_tokens``) validate like Foundry's Messages
+    API: unknown fields, a ``system`` role in ``messages``, unmatched ``tool_use`` /
+    ``tool_result`` ids and modified thinking blocks get Anthropic's 400. With
+    ``strict_messages`` (the default) consecutive turns of one role are refused too, where
+    the real API merges them, so that a gateway's translation bugs show.
+
     Operations, under ``/openai/deployments/{d}/...?api-version=`` and ``/openai/v1/...``:
     chat completions, completions, embeddings, image generations and edits, speech,
     transcriptions and translations. Stateful objects live in memory on the instance:
@@ -104,12 +105,14 @@ class AzureEmulator:
         tokens: Iterable[str] = (),
         deployments: Mapping[str, str] | None = None,
         chunk_delay_s: float = 0.0,
+        strict_messages: bool = True,
     ) -> None:
         self._keys = frozenset(api_keys or ())
         self._tokens = frozenset(tokens)
         self._check_auth = api_keys is not None or bool(self._tokens)
         self._deployments = dict(deployments) if deployments is not None else None
         self.chunk_delay_s = chunk_delay_s
+        self.strict_messages = strict_messages
         self.requests: list[RecordedRequest] = []
         self.open_streams = 0
         self.streams_completed = 0
@@ -214,7 +217,7 @@ class AzureEmulator:
         return list(dict.fromkeys(self._deployments.values())) if self._deployments else []
 
     async def _messages(self, request: Exchange) -> None:
-        """``POST /anthropic/v1/messages``: errors in Anthropic's shape."""
+        """``POST /anthropic/v1/messages`` and ``.../count_tokens``: Anthropic's error shape."""
         send, record, payload, ids = request.send, request.record, request.payload, request.ids
         headers = record.headers
         if not self._authorized(headers, bearer_keys=True):
@@ -226,12 +229,15 @@ class AzureEmulator:
         if not isinstance(payload, dict):
             message = f"There was an error parsing the body of your request: {_why(payload)}"
             return await respond(send, 400, anthropic_error("invalid_request_error", message), ids)
-        problem = validate_messages(payload)
+        counting = request.route.ops["POST"].name == "messages.count_tokens"
+        problem = check_messages(payload, strict=self.strict_messages, count_tokens=counting)
         if problem is not None:
             return await respond(send, 400, anthropic_error("invalid_request_error", problem), ids)
         if self._deployments is not None and record.deployment not in self._deployments:
             message = f"model: {record.deployment}"
             return await respond(send, 404, anthropic_error("not_found_error", message), ids)
+        if counting:
+            return await respond(send, 200, b'{"input_tokens":%d}' % sum(input_usage(payload)), ids)
         reply = plan_messages(payload, seq=request.seq)
         if payload.get("stream") is True:
             return await self._stream(request, messages_events(reply))

@@ -1,4 +1,11 @@
-"""Pure builders of Anthropic Messages API bodies and SSE events (Claude on Azure AI Foundry)."""
+"""Pure builders of Anthropic Messages API bodies and SSE events (Claude on Azure AI Foundry).
+
+A reply is planned once (:func:`plan_messages`): with ``thinking`` on, a signed ``thinking``
+block first; then a ``tool_use`` block when the tool rule of :mod:`._schema` says the model
+calls one (input: a valid instance of its ``input_schema``), else a text block echoing the
+last user message (or the tool result after one; JSON under ``output_config.format``), cut
+at a stop sequence or at ``max_tokens`` words. Tokens are words (:func:`input_usage`).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._json import json_text, parse_json
-from ._text import count_words, last_user_text, pieces, prompt_words, truncate
+from ._json import json_text
+from ._messages_strict import sign_thinking, thinking_on, turns
+from ._schema import ToolSpec, choose_tool, instance_for, json_pieces, structured_text
+from ._text import content_text, count_words, last_user_text, pieces, truncate
 
 __all__ = [
     "MessagesReply",
     "anthropic_error",
+    "error_type_for",
+    "input_usage",
     "messages_events",
     "messages_json",
     "plan_messages",
-    "validate_messages",
 ]
 
 # Anthropic's error ``type`` for each HTTP status it uses.
@@ -42,21 +52,55 @@ def error_type_for(status: int) -> str:
     return ERROR_TYPES.get(status, default)
 
 
-def validate_messages(body: Mapping[str, Any]) -> str | None:
-    """The message of the first problem with a Messages request, or None."""
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return "model: Field required"
-    max_tokens = body.get("max_tokens")
-    if max_tokens is None:
-        return "max_tokens: Field required"
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        return "max_tokens: Input should be a valid integer greater than or equal to 1"
-    messages = body.get("messages")
-    if messages is None:
-        return "messages: Field required"
-    if not isinstance(messages, list) or not messages:
-        return "messages: at least one message is required"
-    return None
+def _tokens(value: Any) -> int:
+    """Words of a block's text, a tool result's content or a tool's definition."""
+    if isinstance(value, str):
+        return len(value.split())
+    if not isinstance(value, Mapping):
+        return len(content_text(value).split()) if isinstance(value, list) else 0
+    kind = value.get("type")
+    if kind in ("text", "thinking"):
+        return _tokens(value.get(kind))
+    if kind == "tool_use":
+        return len(json_text(value.get("input")).split())
+    if kind == "tool_result":
+        content = value.get("content")
+        return _tokens(content) if isinstance(content, str) else len(content_text(content).split())
+    if "name" in value:  # a tool definition
+        schema = value.get("input_schema")
+        return (
+            _tokens(value["name"])
+            + _tokens(value.get("description") or "")
+            + len(json_text(schema).split())
+        )
+    return 0
+
+
+def input_usage(body: Mapping[str, Any]) -> tuple[int, int]:
+    """``(input_tokens, cache_read_input_tokens)`` of a valid request.
+
+    Every word of the tools, the system prompt and the messages is a token, in that order
+    (Anthropic's cache order). The prefix up to the last block marked ``cache_control``
+    (everything, with a top-level ``cache_control``) is read from the cache; ``input_tokens``
+    is the rest, at least 1 when nothing was cached. count_tokens answers their sum.
+    """
+    system = body.get("system")
+    items: list[Any] = [*(body.get("tools") or [])]
+    items += [system] if isinstance(system, str) else list(system or [])
+    for message in body["messages"]:
+        content = message["content"]
+        items += [content] if isinstance(content, str) else content
+    counts = [_tokens(item) for item in items]
+    total = sum(counts)
+    marked = [
+        k for k, item in enumerate(items) if isinstance(item, Mapping) and item.get("cache_control")
+    ]
+    if body.get("cache_control"):
+        marked.append(len(items) - 1)
+    if not marked:
+        return max(1, total), 0
+    cached = sum(counts[: max(marked) + 1])
+    return total - cached, cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,122 +109,203 @@ class MessagesReply:
 
     id: str
     model: str
-    text: str | None  # None when the reply is a tool_use block
-    tool_name: str | None
-    tool_id: str
-    tool_input: str  # the tool input as a JSON string
+    blocks: tuple[dict[str, Any], ...]
     stop_reason: str
+    stop_sequence: str | None
     input_tokens: int
+    cache_read_input_tokens: int
     output_tokens: int
 
 
-def _forced_tool(body: Mapping[str, Any]) -> str | None:
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools:
-        return None
-    choice = body.get("tool_choice")
-    if not isinstance(choice, Mapping):
-        return None
-    if choice.get("type") == "tool" and isinstance(choice.get("name"), str):
-        return str(choice["name"])
-    if choice.get("type") == "any" and isinstance(tools[0], Mapping):
-        return str(tools[0].get("name", "tool"))
-    return None
+def _tools(body: Mapping[str, Any]) -> list[ToolSpec]:
+    return [
+        ToolSpec(tool["name"], tool["input_schema"])
+        for tool in body.get("tools") or []
+        if tool.get("type") in (None, "custom")
+    ]
+
+
+def _tool_choice(choice: Any) -> tuple[str, str | None]:
+    kind = str(choice.get("type")) if isinstance(choice, Mapping) else "auto"
+    if kind == "tool":
+        return "named", choice["name"]
+    return {"any": "required", "none": "none"}.get(kind, "auto"), None
+
+
+def _conversation(body: Mapping[str, Any]) -> tuple[bool, str | None, list[str]]:
+    """Whether the last turn is the user's; its tool results' text (None when it has none);
+    the tools used since the last user turn with text."""
+    merged = turns(body["messages"])
+    role, last = merged[-1]
+    results = [
+        content_text(b.get("content")) if not isinstance(b.get("content"), str) else b["content"]
+        for _, _, b in last
+        if b.get("type") == "tool_result"
+    ]
+    called: list[str] = []
+    for role_, located in reversed(merged[:-1] if results else []):
+        if role_ == "user" and any(b.get("type") == "text" for _, _, b in located):
+            break
+        called += [b["name"] for _, _, b in located if b.get("type") == "tool_use"]
+    after = role == "user" and bool(results)
+    return role == "user", "\n".join(results) if after else None, called
+
+
+def _stop_at(text: str, stops: Any) -> tuple[str, str | None]:
+    """``text`` cut before the earliest stop sequence in it, and that sequence."""
+    found = [(text.find(stop), stop) for stop in stops or [] if stop and stop in text]
+    if not found:
+        return text, None
+    at, stop = min(found)
+    return text[:at], stop
 
 
 def plan_messages(body: Mapping[str, Any], *, seq: int) -> MessagesReply:
     """Decide the deterministic reply to a validated Messages request body."""
-    messages = body["messages"]
-    echo = last_user_text(messages)
-    tool = _forced_tool(body)
+    prompt = last_user_text(body["messages"])
+    last_is_user, result, called = _conversation(body)
+    mode, named = _tool_choice(body.get("tool_choice"))
+    tool = choose_tool(
+        _tools(body),
+        mode=mode,
+        named=named,
+        last_user_text=prompt,
+        last_is_user=last_is_user,
+        after_tool_result=result is not None,
+        called=called,
+    )
+    blocks: list[dict[str, Any]] = []
+    budget = body["max_tokens"]
+    if thinking_on(body):
+        thought = f"The user wrote: {prompt or result or 'nothing'}. I will answer briefly."
+        omitted = body["thinking"].get("display") == "omitted"
+        shown = "" if omitted else thought
+        blocks.append({"type": "thinking", "thinking": shown, "signature": sign_thinking(thought)})
+        budget = max(0, budget - count_words(thought))
+    stop, sequence = "end_turn", None
     if tool is not None:
-        tool_input = json_text({"text": echo})
-        text: str | None = None
+        tool_input = instance_for(tool.parameters, prompt)
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_emu{seq:08d}",
+                "name": tool.name,
+                "input": tool_input,
+            }
+        )
         stop = "tool_use"
-        words = count_words(tool_input)
     else:
-        tool_input = ""
-        text, cut = truncate(echo, body["max_tokens"])
-        stop = "max_tokens" if cut else "end_turn"
-        words = count_words(text)
+        echo = prompt if result is None else result
+        config = body.get("output_config")
+        fmt = config.get("format") if isinstance(config, Mapping) else None
+        if fmt is not None:
+            echo = structured_text(fmt["schema"], echo)
+        echo, sequence = _stop_at(echo, body.get("stop_sequences"))
+        text, cut = truncate(echo, budget)
+        if sequence is not None and not cut:
+            stop = "stop_sequence"
+        elif cut:
+            stop, sequence = "max_tokens", None
+        if budget or not cut:  # max_tokens 0 (cache pre-warming) answers no content at all
+            blocks.append({"type": "text", "text": text})
+    input_tokens, cached = input_usage(body)
+    output = sum(_tokens(block) for block in blocks)
     return MessagesReply(
         id=f"msg_emu{seq:08d}",
         model=str(body["model"]),
-        text=text,
-        tool_name=tool,
-        tool_id=f"toolu_emu{seq:08d}",
-        tool_input=tool_input,
+        blocks=tuple(blocks),
         stop_reason=stop,
-        input_tokens=prompt_words(messages, body.get("system")),
-        output_tokens=words,
+        stop_sequence=sequence,
+        input_tokens=input_tokens,
+        cache_read_input_tokens=cached,
+        output_tokens=max(1, output),
     )
 
 
-def _block(reply: MessagesReply) -> dict[str, Any]:
-    if reply.tool_name is None:
-        return {"type": "text", "text": reply.text}
+def _usage(reply: MessagesReply, output_tokens: int) -> dict[str, int]:
     return {
-        "type": "tool_use",
-        "id": reply.tool_id,
-        "name": reply.tool_name,
-        "input": parse_json(reply.tool_input),
+        "input_tokens": reply.input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": reply.cache_read_input_tokens,
+        "output_tokens": output_tokens,
     }
 
 
-def _message(reply: MessagesReply, content: list[Any], stop: str | None, out: int) -> Any:
+def _message(reply: MessagesReply, content: list[Any], done: bool) -> dict[str, Any]:
     return {
         "id": reply.id,
         "type": "message",
         "role": "assistant",
         "model": reply.model,
         "content": content,
-        "stop_reason": stop,
-        "stop_sequence": None,
-        "usage": {"input_tokens": reply.input_tokens, "output_tokens": out},
+        "stop_reason": reply.stop_reason if done else None,
+        "stop_sequence": reply.stop_sequence if done else None,
+        # message_start reports one output token, as Anthropic does; the end the total.
+        "usage": _usage(reply, reply.output_tokens if done else 1),
     }
 
 
 def messages_json(reply: MessagesReply) -> bytes:
     """The non-streaming Messages body."""
-    body = _message(reply, [_block(reply)], reply.stop_reason, reply.output_tokens)
-    return json_text(body).encode()
+    return json_text(_message(reply, list(reply.blocks), True)).encode()
 
 
 def _event(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json_text(data)}\n\n".encode()
 
 
+def _block_events(index: int, block: Mapping[str, Any]) -> list[bytes]:
+    """``content_block_start``, its deltas and ``content_block_stop`` for one block."""
+    kind = block["type"]
+    if kind == "thinking":
+        start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces(block["thinking"])]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    elif kind == "tool_use":
+        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+        arguments = json_text(block["input"])
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in json_pieces(arguments)]
+    else:
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in pieces(block["text"])]
+    events = [
+        _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        )
+    ]
+    events += [
+        _event(
+            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        )
+        for delta in deltas
+    ]
+    events.append(_event("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return events
+
+
 def messages_events(reply: MessagesReply) -> list[bytes]:
     """The SSE events of a streamed Messages reply, ``message_stop`` last.
 
-    Order as Anthropic sends it: ``message_start`` (empty content), ``content_block_start``,
-    ``ping``, one ``content_block_delta`` per word (``text_delta``, or ``input_json_delta``
-    pieces for tool use), ``content_block_stop``, ``message_delta``, ``message_stop``.
+    As Anthropic sends them: ``message_start`` (empty content), then per block
+    ``content_block_start``, its deltas (``thinking_delta`` pieces and one
+    ``signature_delta``; ``text_delta`` per word; ``input_json_delta`` pieces of the tool
+    input) and ``content_block_stop``, with one ``ping`` after the first block start; then
+    ``message_delta`` (stop reason, output tokens) and ``message_stop``.
     """
-    # message_start reports one output token, as Anthropic does; message_delta the total.
     events = [
-        _event("message_start", {"type": "message_start", "message": _message(reply, [], None, 1)})
+        _event("message_start", {"type": "message_start", "message": _message(reply, [], False)})
     ]
-    if reply.tool_name is None:
-        start: dict[str, Any] = {"type": "text", "text": ""}
-        kind, field, source = "text_delta", "text", reply.text or ""
-    else:
-        start = {"type": "tool_use", "id": reply.tool_id, "name": reply.tool_name, "input": {}}
-        kind, field, source = "input_json_delta", "partial_json", reply.tool_input
-    events.append(
-        _event(
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": start},
-        )
-    )
-    events.append(_event("ping", {"type": "ping"}))
-    for piece in pieces(source):
-        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": kind, field: piece}}
-        events.append(_event("content_block_delta", delta))
-    events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    for index, block in enumerate(reply.blocks):
+        block_events = _block_events(index, block)
+        if index == 0:
+            block_events.insert(1, _event("ping", {"type": "ping"}))
+        events += block_events
+    if not reply.blocks:
+        events.append(_event("ping", {"type": "ping"}))
     message_delta = {
         "type": "message_delta",
-        "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+        "delta": {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence},
         "usage": {"output_tokens": reply.output_tokens},
     }
     events.append(_event("message_delta", message_delta))

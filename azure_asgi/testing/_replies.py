@@ -7,12 +7,13 @@ events (:func:`chat_events`), so the per-request path is a handful of ``json_tex
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._json import json_text
-from ._text import count_words, last_user_text, pieces, prompt_words, truncate
+from ._schema import ToolSpec, choose_tool, instance_for, json_pieces, structured_text
+from ._text import content_text, count_words, last_user_text, pieces, prompt_words, truncate
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -100,35 +101,95 @@ class ChatReply:
     completion_tokens: int
 
 
-def _forced_tool(body: Mapping[str, Any]) -> str | None:
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools:
-        return None
-    choice = body.get("tool_choice")
+def _tools(body: Mapping[str, Any]) -> list[ToolSpec]:
+    """The function tools offered, with their parameters schemas."""
+    tools, offered = [], body.get("tools")
+    for tool in offered if isinstance(offered, list) else []:
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            parameters = function.get("parameters")
+            schema = parameters if isinstance(parameters, Mapping) else {"type": "object"}
+            tools.append(ToolSpec(function["name"], schema))
+    return tools
+
+
+def _tool_choice(choice: Any) -> tuple[str, str | None]:
+    """``(mode, name)`` of a chat ``tool_choice``: auto, none, required or named."""
     if isinstance(choice, Mapping) and choice.get("type") == "function":
         function = choice.get("function")
         if isinstance(function, Mapping) and isinstance(function.get("name"), str):
-            return str(function["name"])
-    if choice == "required":
-        first = tools[0]
-        if isinstance(first, Mapping) and isinstance(first.get("function"), Mapping):
-            return str(first["function"].get("name", "tool"))
-    return None
+            return "named", function["name"]
+    if choice in ("none", "required"):
+        return str(choice), None
+    return "auto", None
+
+
+def _conversation(messages: Sequence[Any]) -> tuple[bool, str | None, list[str]]:
+    """Whether the last message is a user one; the trailing tool results' text (None when
+    the last message is no tool result); the tools called since the last user message."""
+    last = messages[-1] if isinstance(messages[-1], Mapping) else {}
+    results = []
+    for message in reversed(messages):
+        if not isinstance(message, Mapping) or message.get("role") not in ("tool", "function"):
+            break
+        results.append(content_text(message.get("content")))
+    called: list[str] = []
+    for message in reversed(messages):
+        if not isinstance(message, Mapping) or message.get("role") == "user":
+            break
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            function = call.get("function") if isinstance(call, Mapping) else None
+            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                called.append(function["name"])
+    result = "\n".join(reversed(results)) if results else None
+    return last.get("role") == "user", result, called
+
+
+def _format_schema(body: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
+    """Whether ``response_format`` asks for JSON, and the schema of a ``json_schema`` one."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, Mapping):
+        return False, None
+    if fmt.get("type") == "json_object":
+        return True, None
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        return True, schema if isinstance(schema, Mapping) else {}
+    return False, None
 
 
 def plan_chat(body: Mapping[str, Any], *, seq: int, model: str, created: int) -> ChatReply:
-    """Decide the deterministic reply to a validated chat completions request body."""
+    """Decide the deterministic reply to a validated chat completions request body.
+
+    Tools and response formats follow the rule in :mod:`._schema` (docs/testing.md).
+    """
     messages = body["messages"]
     n = body.get("n") or 1
-    echo = last_user_text(messages)
-    tool = _forced_tool(body)
+    prompt = last_user_text(messages)
+    last_is_user, result, called = _conversation(messages)
+    mode, named = _tool_choice(body.get("tool_choice"))
+    tool = choose_tool(
+        _tools(body),
+        mode=mode,
+        named=named,
+        last_user_text=prompt,
+        last_is_user=last_is_user,
+        after_tool_result=result is not None,
+        called=called,
+    )
     call_ids = tuple(f"call_{seq}_{i}" for i in range(n)) if tool else ()
     if tool is not None:
-        arguments = json_text({"text": echo})
+        arguments = json_text(instance_for(tool.parameters, prompt))
         text: str | None = None
         finish = "tool_calls"
         words = count_words(arguments)
     else:
+        echo = prompt if result is None else result
+        wants_json, schema = _format_schema(body)
+        if wants_json:
+            echo = structured_text(schema, echo)
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         text, cut = truncate(echo, limit)
         arguments = ""
@@ -140,7 +201,7 @@ def plan_chat(body: Mapping[str, Any], *, seq: int, model: str, created: int) ->
         model=model,
         n=n,
         text=text,
-        tool_name=tool,
+        tool_name=tool.name if tool else None,
         arguments=arguments,
         call_ids=call_ids,
         finish_reason=finish,
@@ -258,7 +319,7 @@ def chat_events(reply: ChatReply, *, include_usage: bool = False) -> list[bytes]
                 {"content": None, "refusal": None, "role": "assistant", "tool_calls": [call]}
             )
             events.append(chunk(index, "{}", delta))
-        for piece in pieces(reply.arguments):
+        for piece in json_pieces(reply.arguments):
             delta = json_text({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
             events.extend(chunk(index, "{}", delta) for index in choices)
     events.extend(chunk(index, "{}", "{}", reply.finish_reason) for index in choices)

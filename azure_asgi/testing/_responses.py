@@ -8,6 +8,7 @@ from typing import Any
 from ._exchange import Exchange, Handler, positive_int
 from ._json import json_bytes, json_text
 from ._replies import DEFAULT_MODEL
+from ._schema import ToolSpec, choose_tool, instance_for, json_pieces, structured_text
 from ._store import Store, Tracked, page
 from ._text import count_words, pieces, truncate
 
@@ -65,35 +66,99 @@ def _last_user_text(items: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
-def _forced_tool(body: Mapping[str, Any]) -> str | None:
-    tools = [t for t in body.get("tools") or [] if isinstance(t, Mapping)]
-    functions = [t for t in tools if t.get("type") == "function" and isinstance(t.get("name"), str)]
-    choice = body.get("tool_choice")
+def _tools(body: Mapping[str, Any]) -> list[ToolSpec]:
+    tools, offered = [], body.get("tools")
+    for tool in offered if isinstance(offered, list) else []:
+        if not isinstance(tool, Mapping) or tool.get("type") != "function":
+            continue
+        if isinstance(tool.get("name"), str):
+            parameters = tool.get("parameters")
+            schema = parameters if isinstance(parameters, Mapping) else {"type": "object"}
+            tools.append(ToolSpec(tool["name"], schema))
+    return tools
+
+
+def _tool_choice(choice: Any) -> tuple[str, str | None]:
+    """``(mode, name)`` of a Responses ``tool_choice``: auto, none, required or named."""
     if isinstance(choice, Mapping) and choice.get("type") == "function":
-        return str(choice.get("name", "tool"))
-    if choice == "required" and functions:
-        return str(functions[0]["name"])
-    return None
+        name = choice.get("name")
+        return "named", name if isinstance(name, str) else None
+    if choice in ("none", "required"):
+        return str(choice), None
+    return "auto", None
+
+
+def _output_text(output: Any) -> str:
+    """The text of a ``function_call_output``: a string, or its text parts."""
+    if isinstance(output, str):
+        return output
+    return _text({"content": output})
+
+
+def _conversation(items: Sequence[Mapping[str, Any]]) -> tuple[bool, str | None, list[str]]:
+    """As for chat: whether the last item is a user message, the trailing tool outputs'
+    text (None when there are none), the functions called since the last user message."""
+    results = []
+    for item in reversed(items):
+        if item.get("type") != "function_call_output":
+            break
+        results.append(_output_text(item.get("output")))
+    called = []
+    for item in reversed(items):
+        if item.get("role") == "user":
+            break
+        if item.get("type") == "function_call" and isinstance(item.get("name"), str):
+            called.append(item["name"])
+    last_is_user = bool(items) and items[-1].get("role") == "user"
+    return last_is_user, "\n".join(reversed(results)) if results else None, called
+
+
+def _format_schema(body: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
+    """Whether ``text.format`` asks for JSON, and the schema of a ``json_schema`` one."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    if not isinstance(fmt, Mapping):
+        return False, None
+    if fmt.get("type") == "json_object":
+        return True, None
+    if fmt.get("type") == "json_schema":
+        schema = fmt.get("schema")
+        return True, schema if isinstance(schema, Mapping) else {}
+    return False, None
 
 
 def _plan(ex: Exchange, items: list[dict[str, Any]], previous: Tracked | None) -> dict[str, Any]:
-    """The finished response to a validated create request."""
+    """The finished response to a validated create request (tools: the rule in ``_schema``)."""
     body, store = ex.payload, ex.store
-    echo = _last_user_text(items) or (_last_user_text(previous.items) if previous else "")
-    tool = _forced_tool(body)
+    prompt = _last_user_text(items) or (_last_user_text(previous.items) if previous else "")
+    last_is_user, result, called = _conversation(items)
+    mode, named = _tool_choice(body.get("tool_choice"))
+    tool = choose_tool(
+        _tools(body),
+        mode=mode,
+        named=named,
+        last_user_text=prompt,
+        last_is_user=last_is_user,
+        after_tool_result=result is not None,
+        called=called,
+    )
     incomplete = None
     if tool is not None:
-        arguments = json_text({"text": echo})
+        arguments = json_text(instance_for(tool.parameters, prompt))
         output: dict[str, Any] = {
             "arguments": arguments,
             "call_id": store.new_id("call_", 24),
             "id": store.new_id("fc_"),
-            "name": tool,
+            "name": tool.name,
             "status": "completed",
             "type": "function_call",
         }
         words = count_words(arguments)
     else:
+        echo = prompt if result is None else result
+        wants_json, schema = _format_schema(body)
+        if wants_json:
+            echo = structured_text(schema, echo)
         text, cut = truncate(echo, body.get("max_output_tokens"))
         part = {"annotations": [], "logprobs": [], "text": text, "type": "output_text"}
         output = {
@@ -106,8 +171,8 @@ def _plan(ex: Exchange, items: list[dict[str, Any]], previous: Tracked | None) -
         incomplete = {"reason": "max_output_tokens"} if cut else None
         words = count_words(text)
     instructions = body.get("instructions")
-    prompt = sum(len(_text(item).split()) for item in items)
-    prompt = max(1, prompt + len(instructions.split() if isinstance(instructions, str) else []))
+    tokens = sum(len(_text(item).split()) for item in items)
+    tokens = max(1, tokens + len(instructions.split() if isinstance(instructions, str) else []))
     created = ex.now
     return {
         "background": body.get("background") is True,
@@ -136,11 +201,11 @@ def _plan(ex: Exchange, items: list[dict[str, Any]], previous: Tracked | None) -
         "top_p": body.get("top_p", 1.0),
         "truncation": body.get("truncation", "disabled"),
         "usage": {
-            "input_tokens": prompt,
+            "input_tokens": tokens,
             "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": words,
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": prompt + words,
+            "total_tokens": tokens + words,
         },
         "user": body.get("user"),
     }
@@ -166,7 +231,7 @@ def response_events(response: Mapping[str, Any]) -> list[bytes]:
         at = {"item_id": item["id"], "output_index": index}
         if item["type"] == "function_call":
             emit("response.output_item.added", output_index=index, item={**item, "arguments": ""})
-            for piece in pieces(item["arguments"]):
+            for piece in json_pieces(item["arguments"]):
                 emit("response.function_call_arguments.delta", **at, delta=piece)
             emit("response.function_call_arguments.done", **at, arguments=item["arguments"])
         else:

@@ -108,6 +108,7 @@ _RESOURCES: dict[str, dict[str, dict[str, Op]]] = {
 # The resources Azure also serves as /openai/{resource}?api-version= (videos are v1 only).
 _CLASSIC = frozenset({"files", "batches", "models", "responses", "fine_tuning/jobs"})
 _MESSAGES = Route(STYLE_MESSAGES, _post("messages", model=False))
+_COUNT_TOKENS = Route(STYLE_MESSAGES, _post("messages.count_tokens", model=False))
 
 
 def _resource(style: str, parts: list[str]) -> Route | None:
@@ -137,6 +138,8 @@ def route_of(raw_path: str) -> Route | None:
     path = raw_path.rstrip("/")
     if path == "/anthropic/v1/messages":
         return _MESSAGES
+    if path == "/anthropic/v1/messages/count_tokens":
+        return _COUNT_TOKENS
     parts = path.split("/")
     if len(parts) < 3 or parts[:2] != ["", "openai"]:
         return None
