@@ -592,8 +592,9 @@ def messages_to_chat(message: Mapping[str, Any], *, model: str, created: int) ->
     chat_message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if calls:
         chat_message["tool_calls"] = calls
-    if blocks:
+    if thinking:
         chat_message["reasoning_content"] = "".join(thinking)
+    if blocks:
         chat_message["thinking_blocks"] = blocks
     reason = finish_reason(message.get("stop_reason"))
     if reason == "tool_calls" and not calls:
