@@ -423,8 +423,7 @@ def test_limits_sampling_stop_and_user() -> None:
         "max_tokens": 70,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
         "stop_sequences": ["END"],
-        "temperature": 0.2,
-        "top_p": 0.9,
+        "temperature": 0.2,  # top_p left out: Claude refuses both together
         "top_k": 40,
         "metadata": {"user_id": "u-1"},
         "stream": True,
@@ -463,6 +462,28 @@ def test_explicit_thinking_passes_as_is() -> None:
         translate(chat(user(), thinking={"type": "disabled"}, temperature=0.1))["temperature"]
         == 0.1
     )
+
+
+def test_top_p_alone_passes() -> None:
+    assert translate(chat(user(), top_p=0.8))["top_p"] == 0.8
+
+
+def test_adaptive_thinking_takes_the_effort_in_output_config() -> None:
+    body = translate(chat(user(), thinking={"type": "adaptive"}, reasoning_effort="minimal"))
+    assert (body["thinking"], body["output_config"]) == ({"type": "adaptive"}, {"effort": "low"})
+    body = translate(
+        chat(
+            user(),
+            thinking={"type": "adaptive"},
+            reasoning_effort="high",
+            output_config={"effort": "max"},
+        )
+    )
+    assert body["output_config"] == {"effort": "max"}  # the caller's own wins
+    assert "output_config" not in translate(chat(user(), thinking={"type": "adaptive"}))
+    assert refused(chat(user(), output_config="fast")).param == "output_config"
+    error = refused(chat(user(), thinking={"type": "adaptive"}, reasoning_effort="turbo"))
+    assert error.param == "reasoning_effort"
 
 
 def test_forced_tool_use_with_thinking_is_refused() -> None:

@@ -64,6 +64,7 @@ _HANDLED = frozenset(
         "parallel_tool_calls",
         "reasoning_effort",
         "thinking",
+        "output_config",
         "response_format",
         "n",
         "logprobs",
@@ -74,6 +75,15 @@ _HANDLED = frozenset(
         "presence_penalty",
     }
 )
+#: ``output_config.effort`` for each ``reasoning_effort`` when thinking is adaptive.
+_ADAPTIVE_EFFORT = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
 #: Roles whose text goes to the top-level ``system``.
 _SYSTEM_ROLES = ("system", "developer")
 
@@ -468,6 +478,52 @@ def _stop(stop: Any) -> list[str]:
     raise _invalid("stop must be a string or a list of strings.", "stop")
 
 
+def _thinking(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Anthropic's own ``thinking`` (passed as is) wins over ``reasoning_effort``."""
+    if body.get("thinking") is not None:
+        if not isinstance(body["thinking"], Mapping):
+            raise _invalid("thinking must be an object (Anthropic's thinking config).", "thinking")
+        return dict(body["thinking"])
+    if body.get("reasoning_effort") is not None:
+        return thinking_for_effort(body["reasoning_effort"], where="reasoning_effort")
+    return None
+
+
+def _output_config(body: Mapping[str, Any], thinking: dict[str, Any] | None) -> dict[str, Any]:
+    """Anthropic's ``output_config`` as given; with adaptive thinking (which takes no budget)
+    ``reasoning_effort`` becomes its ``effort``, so newer models that only think adaptively
+    still follow the caller's effort."""
+    given = body.get("output_config")
+    if given is not None and not isinstance(given, Mapping):
+        raise _invalid(
+            "output_config must be an object (Anthropic's output config).", "output_config"
+        )
+    config = dict(given or {})
+    effort = body.get("reasoning_effort")
+    if thinking is not None and thinking.get("type") == "adaptive" and "effort" not in config:
+        if effort in _ADAPTIVE_EFFORT:
+            config["effort"] = _ADAPTIVE_EFFORT[effort]
+        elif effort not in (None, "none"):
+            thinking_for_effort(effort, where="reasoning_effort")  # raises for unknown values
+    return config
+
+
+def _sampling(body: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    temperature = _number(body, "temperature")
+    top_p = _number(body, "top_p")
+    if temperature is not None:
+        out["temperature"] = temperature
+    elif top_p is not None:
+        # Current Claude models refuse temperature and top_p together; temperature is the one
+        # OpenAI callers mean (docs/claude.md).
+        out["top_p"] = top_p
+    top_k = _positive_int(body, "top_k")
+    if top_k is not None:
+        out["top_k"] = top_k
+    return out
+
+
 def chat_to_messages(
     body: Mapping[str, Any], deployment: str, *, max_tokens: int
 ) -> dict[str, Any]:
@@ -483,14 +539,7 @@ def chat_to_messages(
     _refuse_untranslatable(body)
     turns = _translate_messages(body.get("messages"))
     out: dict[str, Any] = {"model": deployment}
-    if body.get("thinking") is not None:
-        if not isinstance(body["thinking"], Mapping):
-            raise _invalid("thinking must be an object (Anthropic's thinking config).", "thinking")
-        thinking: dict[str, Any] | None = dict(body["thinking"])
-    elif body.get("reasoning_effort") is not None:
-        thinking = thinking_for_effort(body["reasoning_effort"], where="reasoning_effort")
-    else:
-        thinking = None
+    thinking = _thinking(body)
     thinks = thinking is not None and thinking.get("type") != "disabled"
     limit = _positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens")
     out["max_tokens"] = fit_max_tokens(limit or max_tokens, thinking, max_tokens)
@@ -528,18 +577,15 @@ def chat_to_messages(
             out["tool_choice"] = choice
     if thinking is not None:
         out["thinking"] = thinking
+    output_config = _output_config(body, thinking)
+    if output_config:
+        out["output_config"] = output_config
     stop = _stop(body.get("stop"))
     if stop:
         out["stop_sequences"] = stop
     if not thinks:
         # Thinking refuses sampling changes (temperature may only be 1): left out then.
-        for field in ("temperature", "top_p"):
-            value = _number(body, field)
-            if value is not None:
-                out[field] = value
-        top_k = _positive_int(body, "top_k")
-        if top_k is not None:
-            out["top_k"] = top_k
+        out.update(_sampling(body))
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}
