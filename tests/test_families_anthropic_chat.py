@@ -835,7 +835,13 @@ def test_server_blocks_are_ignored() -> None:
 # --- streams ----------------------------------------------------------------------------------
 
 
-def sse(data: dict[str, Any]) -> SSEEvent:
+def sse(data: dict[str, Any], *, compact: bool = False) -> SSEEvent:
+    """An upstream event: compact as the Messages API writes it (the translator's fast path
+    for text), or spaced (its general path)."""
+    if compact:
+        return SSEEvent(
+            json.dumps(data, separators=(",", ":"), ensure_ascii=False), event=data["type"]
+        )
     return SSEEvent(json.dumps(data), event=data["type"])
 
 
@@ -909,12 +915,12 @@ def stream_of(
 
 
 def run(
-    events: list[dict[str, Any]], *, include_usage: bool = False
+    events: list[dict[str, Any]], *, include_usage: bool = False, compact: bool = False
 ) -> tuple[ChatStream, list[bytes]]:
     stream = ChatStream(model="claude-sonnet", created=1700, include_usage=include_usage)
     out: list[bytes] = []
     for event in events:
-        out += stream.feed(sse(event))
+        out += stream.feed(sse(event, compact=compact))
     out += stream.end()
     return stream, out
 
@@ -945,15 +951,50 @@ def accumulate(out: list[bytes]) -> tuple[Any, list[ChatCompletionChunk], bool]:
     return state.get_final_completion(), chunks, done
 
 
-def test_stream_text() -> None:
+@pytest.mark.parametrize("compact", [True, False])
+def test_stream_text(compact: bool) -> None:
     blocks = [{"type": "text", "text": "Hello world"}]
-    stream, out = run(stream_of(blocks, splits=[["Hel", "lo", " world"]]))
+    stream, out = run(stream_of(blocks, splits=[["Hel", "lo", " world"]]), compact=compact)
     final, chunks, done = accumulate(out)
     assert done and stream.complete and stream.failure is None
     assert chunks[0].choices[0].delta.role == "assistant"
     assert final.choices[0].message.content == "Hello world"
     assert final.choices[0].finish_reason == "stop"
     assert stream.usage == {"input_tokens": 25, "output_tokens": 42, "cache_read_input_tokens": 5}
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ['say "hi"', " and \\", "\\", " end"],
+        ["tab\there", "line\nbreak", "\u2028 é 😀", "\\"],
+        ["\\n is not a newline", '"', ""],
+    ],
+)
+def test_stream_text_literals_survive_both_paths(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for compact in (True, False):
+        _, out = run(stream_of([{"type": "text", "text": text}], splits=[pieces]), compact=compact)
+        assert accumulate(out)[0].choices[0].message.content == text
+
+
+def test_fast_path_refuses_deltas_it_cannot_copy() -> None:
+    stream = ChatStream(model="m", created=1, include_usage=False)
+    stream.feed(
+        sse(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
+    )
+    # Another block's index, or a shape the fast path does not know: the general path decides.
+    head = '{"type":"content_block_delta","index":'
+    assert stream.feed(SSEEvent(head + '1,"delta":{"type":"text_delta","text":"x"}}')) == []
+    assert stream.feed(SSEEvent(head + 'x,"delta":{"type":"text_delta","text":"x"}}')) == []
+    (chunk,) = stream.feed(SSEEvent(head + '0,"delta":{"type":"text_delta","text":"a\\\\"}}'))
+    assert json.loads(sse_data(chunk)[0])["choices"][0]["delta"] == {"content": "a\\"}
 
 
 def test_stream_tool_calls_are_indexed_from_zero() -> None:
@@ -1256,10 +1297,15 @@ def split(draw: st.DrawFn, text: str) -> list[str]:
     st.lists(block_strategy, max_size=6),
     st.sampled_from(["end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal"]),
     st.booleans(),
+    st.booleans(),
     st.data(),
 )
 def test_any_messages_stream_accumulates_like_the_json_answer(
-    blocks: list[dict[str, Any]], stop_reason: str, include_usage: bool, data: st.DataObject
+    blocks: list[dict[str, Any]],
+    stop_reason: str,
+    include_usage: bool,
+    compact: bool,
+    data: st.DataObject,
 ) -> None:
     for n, block in enumerate(blocks):
         if block["type"] == "tool_use":
@@ -1271,7 +1317,7 @@ def test_any_messages_stream_accumulates_like_the_json_answer(
     pings = data.draw(st.lists(st.integers(1, len(events) - 1), max_size=3))
     for at in sorted(pings, reverse=True):
         events.insert(at, {"type": "ping"})
-    stream, out = run(events, include_usage=include_usage)
+    stream, out = run(events, include_usage=include_usage, compact=compact)
     final, _, done = accumulate(out)
     assert done and stream.complete
 

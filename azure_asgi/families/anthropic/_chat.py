@@ -660,6 +660,9 @@ def messages_to_chat(message: Mapping[str, Any], *, model: str, created: int) ->
 # --- the stream -------------------------------------------------------------------------------
 
 _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+#: A text delta as the Messages API writes it, around its text's JSON string literal.
+_TEXT_HEAD = '{"type":"content_block_delta","index":'
+_TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
 
 
@@ -732,6 +735,10 @@ class ChatStream:
         """The caller's encoded chunks for one upstream event (none for ``ping``)."""
         if not event.has_data or not event.data:
             return []
+        if event.data.startswith(_TEXT_HEAD):
+            fast = self._text_fast(event.data)
+            if fast is not None:
+                return fast
         try:
             data = _json.loads(event.data)
         except ValueError:
@@ -774,6 +781,25 @@ class ChatStream:
             status = error_status(kind_of if isinstance(kind_of, str) else "")
             self.failure = (status, error_object(error, status))
         return []  # ping, and event types newer than this translator
+
+    def _text_fast(self, data: str) -> list[bytes] | None:
+        """A text delta in the API's compact form, translated without a JSON decode: its text
+        is a JSON string literal, and so is ``delta.content``, so the literal is copied. Only
+        a literal with no quote in it qualifies (a quote could end it early); anything else
+        returns None and takes the general path (docs/claude.md, "Streaming")."""
+        mid = data.find(_TEXT_MID, len(_TEXT_HEAD))
+        if mid < 0 or not data.endswith('"}}'):
+            return None
+        literal = data[mid + len(_TEXT_MID) : -3]
+        index = data[len(_TEXT_HEAD) : mid]
+        if '"' in literal or literal.endswith("\\") or not index.isdigit():
+            return None
+        state = self._blocks.get(int(index))
+        if state is None or state.kind != "text":
+            return None
+        if not literal:
+            return []
+        return [encode_event(self._head + b'{"content":"' + literal.encode() + b'"}' + _NO_FINISH)]
 
     def _block_start(self, data: dict[str, Any]) -> list[bytes]:
         out = self._start()
