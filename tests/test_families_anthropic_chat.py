@@ -1351,3 +1351,74 @@ def test_any_messages_stream_accumulates_like_the_json_answer(
             "prompt_tokens_details": {"cached_tokens": 5},
             "completion_tokens_details": {"reasoning_tokens": 0},
         }
+
+
+# --- robustness: whatever the upstream sends, the translators answer -----------------------
+
+EVENT_TYPES = [
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+    "error",
+    "ping",
+]
+odd_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 3) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(
+            st.sampled_from(
+                ["type", "index", "text", "delta", "content_block", "message", "error"]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+odd_events = st.builds(
+    lambda kind, extra: {**extra, "type": kind},
+    st.sampled_from(EVENT_TYPES),
+    st.dictionaries(
+        st.sampled_from(["index", "delta", "content_block", "message", "error", "usage"]),
+        odd_values,
+        max_size=3,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(odd_events, max_size=8), st.booleans())
+def test_stream_never_fails_on_malformed_events(events: list[dict[str, Any]], usage: bool) -> None:
+    stream = ChatStream(model="m", created=1, include_usage=usage)
+    for event in events:
+        for chunk in stream.feed(sse(event)):
+            assert chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")
+            json.loads(chunk[6:])
+    stream.end()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(odd_values, max_size=4), odd_values)
+def test_answer_never_fails_on_malformed_blocks(content: list[Any], stop: Any) -> None:
+    result = messages_to_chat(
+        {"id": "x", "content": content, "stop_reason": stop}, model="m", created=1
+    )
+    assert result["object"] == "chat.completion"
+
+
+def test_json_tool_with_thinking_and_tool_choice_none_lets_the_model_answer() -> None:
+    body = translate(
+        chat(
+            user(),
+            tools=[WEATHER_TOOL],
+            tool_choice="none",
+            reasoning_effort="low",
+            response_format={"type": "json_object"},
+        )
+    )
+    assert "tool_choice" not in body  # auto: the JSON tool can be called
+    assert [t["name"] for t in body["tools"]] == ["get_weather", JSON_TOOL]

@@ -556,6 +556,8 @@ def chat_to_messages(
     if answer_tool is not None:
         if thinks:
             # Forced tool use is refused with thinking: the model is asked to use the tool.
+            if choice["type"] == "none":
+                choice = {"type": "auto"}
             turns.system.append(
                 {"type": "text", "text": f"Give your final answer by calling {JSON_TOOL}."}
             )
@@ -597,6 +599,12 @@ def chat_to_messages(
 # --- answers ----------------------------------------------------------------------------------
 
 
+def _text(block: Mapping[str, Any], key: str) -> str:
+    """A string field of an upstream block ("" when missing or not a string)."""
+    value = block.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def messages_to_chat(message: Mapping[str, Any], *, model: str, created: int) -> dict[str, Any]:
     """A Messages API response -> a ``chat.completion`` (no ``extra_fields``; the adapter adds
     them). ``model`` is the alias the caller used; the upstream ``id`` is kept."""
@@ -608,18 +616,18 @@ def messages_to_chat(message: Mapping[str, Any], *, model: str, created: int) ->
     for block in message.get("content") or []:
         kind = block.get("type") if isinstance(block, Mapping) else None
         if kind == "text":
-            texts.append(block.get("text") or "")
+            texts.append(_text(block, "text"))
         elif kind == "thinking":
-            thinking.append(block.get("thinking") or "")
+            thinking.append(_text(block, "thinking"))
             blocks.append(
                 {
                     "type": "thinking",
-                    "thinking": block.get("thinking") or "",
-                    "signature": block.get("signature") or "",
+                    "thinking": _text(block, "thinking"),
+                    "signature": _text(block, "signature"),
                 }
             )
         elif kind == "redacted_thinking":
-            blocks.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+            blocks.append({"type": "redacted_thinking", "data": _text(block, "data")})
         elif kind == "tool_use" and block.get("name") == JSON_TOOL:
             answer = _json.dumps(block.get("input") or {}).decode()
         elif kind == "tool_use":
@@ -664,6 +672,17 @@ _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
 _TEXT_HEAD = '{"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """An object field of an upstream event; an empty one when it is missing or malformed (a
+    translator must not fail on what the upstream sent)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _index(data: dict[str, Any]) -> int:
+    index = data.get("index", 0)
+    return index if isinstance(index, int) else -1
 
 
 class _Block:
@@ -753,7 +772,7 @@ class ChatStream:
         if kind == "content_block_stop":
             return self._block_stop(data)
         if kind == "message_start":
-            message = data.get("message") or {}
+            message = _obj(data.get("message"))
             if isinstance(message.get("id"), str):
                 self._id = message["id"]
                 self._head = self._chunk_head()
@@ -803,16 +822,16 @@ class ChatStream:
 
     def _block_start(self, data: dict[str, Any]) -> list[bytes]:
         out = self._start()
-        block = data.get("content_block") or {}
-        index = data.get("index", 0)
+        block = _obj(data.get("content_block"))
+        index = _index(data)
         kind = block.get("type")
         if kind == "text":
             self._blocks[index] = _Block("text")
-            if block.get("text"):
+            if _text(block, "text"):
                 out.append(self._content(block["text"]))
         elif kind == "thinking":
             state = self._blocks[index] = _Block("thinking")
-            if block.get("thinking"):
+            if _text(block, "thinking"):
                 state.parts.append(block["thinking"])
                 out.append(self._reasoning(block["thinking"]))
         elif kind == "redacted_thinking":
@@ -847,17 +866,17 @@ class ChatStream:
         return self._delta(_json.dumps({"tool_calls": [call]}))
 
     def _block_delta(self, data: dict[str, Any]) -> list[bytes]:
-        state = self._blocks.get(data.get("index", 0))
-        delta = data.get("delta") or {}
+        state = self._blocks.get(_index(data))
+        delta = _obj(data.get("delta"))
         if state is None:
             return []
         kind = delta.get("type")
         if kind == "text_delta" and state.kind == "text":
             text = delta.get("text")
-            return [self._content(text)] if text else []
+            return [self._content(text)] if isinstance(text, str) and text else []
         if kind == "input_json_delta" and state.kind in ("tool", "json"):
             partial = delta.get("partial_json")
-            if not partial:
+            if not isinstance(partial, str) or not partial:
                 return []
             state.args = True
             return [
@@ -867,7 +886,7 @@ class ChatStream:
             ]
         if kind == "thinking_delta" and state.kind == "thinking":
             text = delta.get("thinking")
-            if not text:
+            if not isinstance(text, str) or not text:
                 return []
             state.parts.append(text)
             return [self._reasoning(text)]
@@ -876,7 +895,7 @@ class ChatStream:
         return []
 
     def _block_stop(self, data: dict[str, Any]) -> list[bytes]:
-        state = self._blocks.pop(data.get("index", 0), None)
+        state = self._blocks.pop(_index(data), None)
         if state is None:
             return []
         if state.kind == "thinking":
@@ -901,7 +920,7 @@ class ChatStream:
             merged = self.usage if self.usage is not None else {}
             merged.update({k: v for k, v in usage.items() if v is not None})
             self.usage = merged
-        delta = data.get("delta") or {}
+        delta = _obj(data.get("delta"))
         if delta.get("stop_reason") is None:
             return []
         reason = finish_reason(delta["stop_reason"])
