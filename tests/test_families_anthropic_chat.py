@@ -1422,3 +1422,22 @@ def test_json_tool_with_thinking_and_tool_choice_none_lets_the_model_answer() ->
     )
     assert "tool_choice" not in body  # auto: the JSON tool can be called
     assert [t["name"] for t in body["tools"]] == ["get_weather", JSON_TOOL]
+
+
+def test_json_tool_stream_parses_into_the_callers_model() -> None:
+    """What ``chat.completions.stream(response_format=Person)`` does with the chunks."""
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    blocks = [
+        {"type": "tool_use", "id": "t", "name": JSON_TOOL, "input": {"name": "Ada", "age": 36}}
+    ]
+    _, out = run(stream_of(blocks, "tool_use", [['{"na', 'me": "Ada", "age": 36}']]), compact=True)
+    state: ChatCompletionStreamState[Person] = ChatCompletionStreamState(response_format=Person)
+    for item in sse_data(b"".join(out)):
+        if item != "[DONE]":
+            state.handle_chunk(ChatCompletionChunk.model_validate(json.loads(item)))
+    assert state.get_final_completion().choices[0].message.parsed == Person(name="Ada", age=36)
