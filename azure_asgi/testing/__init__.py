@@ -35,11 +35,13 @@ from ._faults import (
     StreamErrorFault,
     TruncatedJsonFault,
 )
+from ._gateway import EMULATOR_KEY, emulator_gateway, gateway_config
 from ._script import Reply, ToolCall
 from ._serve import serve, serve_in_thread
 from ._sse_reader import SSEEvent, sse_data, sse_events, sse_json
 
 __all__ = [
+    "EMULATOR_KEY",
     "AzureEmulator",
     "CutStreamFault",
     "DropConnectionFault",
@@ -56,6 +58,8 @@ __all__ = [
     "StreamErrorFault",
     "ToolCall",
     "TruncatedJsonFault",
+    "emulator_gateway",
+    "gateway_config",
     "serve",
     "serve_in_thread",
     "sse_data",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._emulator import AzureEmulator
+from ._gateway import EMULATOR_KEY, emulator_gateway, gateway_config
 
 if TYPE_CHECKING:
     from .._app import AzureGateway
@@ -41,49 +42,15 @@ def _async_fixture() -> Callable[..., Any]:
 _async = _async_fixture()
 
 __all__ = [
-    "EMULATOR_KEY",
-    "GATEWAY_CONFIG_ENDPOINT",
     "azure_emulator",
     "azure_emulator_thread_url",
     "azure_emulator_url",
     "azure_gateway",
     "azure_gateway_config",
-    "gateway_config",
+    "pytest_configure",
 ]
 
-#: The api-key ``azure_emulator`` accepts and ``azure_gateway`` sends upstream.
-EMULATOR_KEY = "emulator-key"
-#: The endpoint ``azure_gateway``'s resource names: any host works in-process.
-GATEWAY_CONFIG_ENDPOINT = "http://emulator"
 _MARKER = "azure_emulator"
-
-
-def gateway_config(endpoint: str = GATEWAY_CONFIG_ENDPOINT, **overrides: Any) -> dict[str, Any]:
-    """A one-resource gateway config in front of an emulator at ``endpoint``.
-
-    Aliases ``gpt-4o``, ``gpt-4o-mini``, ``text-embedding-3-small`` (deployments of the same
-    names) and ``claude-sonnet`` (anthropic family); callers need no key (anonymous), and
-    retries are quick. ``overrides`` replace top-level keys.
-    """
-    config: dict[str, Any] = {
-        "retries": {"max_attempts": 2, "initial_backoff_ms": 1, "max_backoff_ms": 5},
-        "resources": [
-            {
-                "name": "emulator",
-                "endpoint": endpoint,
-                "auth": {"api_key": EMULATOR_KEY},
-                "deployments": {
-                    "gpt-4o": "gpt-4o",
-                    "gpt-4o-mini": "gpt-4o-mini",
-                    "text-embedding-3-small": "text-embedding-3-small",
-                    "claude-sonnet": {"deployment": "claude-sonnet", "family": "anthropic"},
-                },
-            }
-        ],
-        "clients": {"anonymous": True},
-    }
-    config.update(overrides)
-    return config
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,7 +87,9 @@ def azure_emulator_thread_url(azure_emulator: AzureEmulator) -> Iterator[str]:
 
 @pytest.fixture
 def azure_gateway_config() -> dict[str, Any]:
-    """What ``azure_gateway`` is built from: :func:`gateway_config`; override to change it."""
+    """What ``azure_gateway`` is built from (``azure_asgi.testing.gateway_config()``: aliases
+    gpt-4o, gpt-4o-mini, text-embedding-3-small and claude-sonnet, anonymous callers);
+    override the fixture to change it."""
     return gateway_config()
 
 
@@ -129,11 +98,5 @@ async def azure_gateway(
     azure_emulator: AzureEmulator, azure_gateway_config: dict[str, Any]
 ) -> AsyncIterator[AzureGateway]:
     """A gateway whose every upstream call reaches ``azure_emulator`` in-process."""
-    import httpx
-
-    from .._app import AzureGateway
-
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=azure_emulator))
-    async with AzureGateway(azure_gateway_config, http_client=client) as gateway:
+    async with emulator_gateway(azure_emulator, azure_gateway_config) as gateway:
         yield gateway
-    await client.aclose()
