@@ -38,15 +38,8 @@ from ._replies import azure_error
 from ._requests import RecordedRequest, parse_request
 from ._responses import RESPONSES
 from ._routes import BODY_FORM, BODY_JSON, STYLE_DEPLOYMENT, STYLE_MESSAGES, STYLE_V1, Op
-from ._script import (
-    Reply,
-    ToolCall,
-    chat_reply,
-    chat_reply_events,
-    response_reply,
-    response_reply_events,
-)
-from ._store import Store, Tracked
+from ._script import SCRIPTABLE, Reply, ToolCall, answer_scripted
+from ._store import Store
 
 __all__ = ["AzureEmulator", "RecordedRequest"]
 
@@ -75,8 +68,6 @@ _MISSING_MODEL = azure_error(
 # Used in the default 429 message when the request named no api-version.
 _DEFAULT_API_VERSION = "2024-10-21"
 _HANDLERS: dict[str, Handler] = {**INFERENCE, **OBJECTS, **JOBS, **RESPONSES}
-# The operations a scripted reply answers (emulator.script).
-_SCRIPTABLE = frozenset({"chat", "responses.create"})
 
 
 class AzureEmulator:
@@ -310,36 +301,9 @@ class AzureEmulator:
                 return await exchange.error(400, _MISSING_MODEL)
             if self._deployments is not None and deployment not in self._deployments:
                 return await exchange.error(404, _DEPLOYMENT_NOT_FOUND)
-        if self._script and op.name in _SCRIPTABLE:
-            return await self._scripted(exchange, op.name, self._script.pop(0))
+        if self._script and op.name in SCRIPTABLE:
+            return await answer_scripted(exchange, op.name, self._script.pop(0))
         await _HANDLERS[op.name](exchange)
-
-    async def _scripted(self, exchange: Exchange, op_name: str, reply: Reply) -> None:
-        """Answer with a scripted reply, in the operation's JSON or stream shape."""
-        body = exchange.payload
-        stream = body.get("stream") is True
-        model = exchange.model(exchange.record.deployment or "gpt-4o")
-        if op_name == "responses.create":
-            store = exchange.store
-            response = response_reply(
-                reply, body, new_id=store.new_id, model=model, created=exchange.now
-            )
-            if response["store"]:
-                store.responses[response["id"]] = Tracked(response)
-            if stream:
-                return await exchange.sse(response_reply_events(response, reply))
-            return await exchange.json(response)
-        options = body.get("stream_options")
-        usage = isinstance(options, Mapping) and options.get("include_usage") is True
-        messages = body.get("messages")
-        prompt = len(messages) if isinstance(messages, list) else 1
-        seq, now = exchange.seq, exchange.now
-        if stream:
-            events = chat_reply_events(
-                reply, seq=seq, model=model, created=now, prompt=prompt, include_usage=usage
-            )
-            return await exchange.sse(events)
-        await exchange.json(chat_reply(reply, seq=seq, model=model, created=now, prompt=prompt))
 
     def model_for(self, deployment: str | None, default: str) -> str:
         """The model a deployment maps to; ``default`` when there is no mapping for it."""
