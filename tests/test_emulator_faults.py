@@ -97,6 +97,13 @@ def test_each_factory_builds_its_own_frozen_kind() -> None:
     assert dict(status.headers) == {"retry-after-ms": "1500", "retry-after": "2"}
 
 
+def test_every_fault_has_a_release_and_each_hold_its_own() -> None:
+    cut = Fault.cut_stream(1)
+    cut.release.set()  # harmless: code that releases whatever it injected needs no type check
+    assert cut.release is cut.release and cut.release.is_set()
+    assert Fault.hold_stream(1).release is not Fault.hold_stream(1).release
+
+
 def test_bad_arguments_are_refused_with_the_fix() -> None:
     emulator = AzureEmulator()
     with pytest.raises(ValueError, match="at least 1"):

@@ -6,6 +6,7 @@ The kinds, and what a request that takes one sees, are tabled in docs/testing.md
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,12 @@ class Fault:
 
     kind: ClassVar[str] = "fault"
     group: ClassVar[str] = GROUP_ANSWER
+
+    @functools.cached_property
+    def release(self) -> asyncio.Event:
+        """Only :class:`HoldStreamFault` waits on it; every fault has one, so code that
+        releases whatever it injected needs no type check."""
+        return asyncio.Event()
 
     @classmethod
     def status(
