@@ -193,3 +193,165 @@ def test_gateway_config_has_a_claude_alias_and_overrides() -> None:
     assert deployments["claude-sonnet"]["family"] == "anthropic"
     assert config["resources"][0]["endpoint"] == "http://east"
     assert config["clients"] == {"api_keys": ["k"]}
+
+
+# ---------------------------------------------------------------- docs/testing.md's examples
+
+MYSERVICE = """
+import openai
+from fastapi import Depends, FastAPI
+
+app = FastAPI()
+
+
+def llm() -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url="https://llm-gateway.internal/v1", api_key="from-vault")
+
+
+@app.post("/summaries")
+async def summarize(
+    doc: dict[str, str], client: openai.AsyncOpenAI = Depends(llm)
+) -> dict[str, str]:
+    reply = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": doc["text"]}]
+    )
+    return {"summary": reply.choices[0].message.content or ""}
+"""
+
+TEST_MYSERVICE = """
+import httpx
+import httpx2
+import openai
+import pytest
+
+from azure_asgi.testing import Fault
+from myservice import app, llm
+
+
+@pytest.fixture
+def service(azure_gateway):
+    # openai 3.x speaks httpx2; ASGITransport calls the gateway in-process.
+    gateway_client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=azure_gateway))
+    app.dependency_overrides[llm] = lambda: openai.AsyncOpenAI(
+        base_url="http://gateway/v1", api_key="unused", http_client=gateway_client, max_retries=0
+    )
+    yield httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+    app.dependency_overrides.clear()
+
+
+async def test_summary(service, azure_emulator):
+    resp = await service.post("/summaries", json={"text": "hello world"})
+    assert resp.json() == {"summary": "hello world"}
+    assert azure_emulator.last_request.deployment == "gpt-4o"
+
+
+async def test_a_throttled_first_attempt_is_retried_by_the_gateway(service, azure_emulator):
+    azure_emulator.inject(Fault.status(429, retry_after_ms=1))
+    resp = await service.post("/summaries", json={"text": "still answered"})
+    assert resp.json() == {"summary": "still answered"}
+    assert len(azure_emulator.requests) == 2
+"""
+
+
+def test_the_fastapi_example_passes_as_written(pytester: pytest.Pytester) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "testing.md").read_text()
+    assert MYSERVICE.strip() in doc and TEST_MYSERVICE.strip() in doc  # the guide shows these
+    pytester.makeini(INI + "asyncio_mode = auto\n")
+    pytester.makepyfile(myservice=MYSERVICE, test_myservice=TEST_MYSERVICE)
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", PLUGIN)
+    result.assert_outcomes(passed=2)
+
+
+async def test_a_failing_region_fails_over_to_the_other_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+
+    from azure_asgi.testing import Fault, emulator_gateway
+
+    # Balancing picks at random among healthy resources: here east always goes first.
+    monkeypatch.setattr(random, "choices", lambda pool, weights: [pool[0]])
+
+    east, west = AzureEmulator(), AzureEmulator()
+    resource = gateway_config()["resources"][0]
+    config = gateway_config(
+        resources=[
+            {**resource, "name": "east", "endpoint": "http://east"},
+            {**resource, "name": "west", "endpoint": "http://west"},
+        ]
+    )
+    east.inject(Fault.status(503), times=None)
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "anyone there"}]}
+    async with emulator_gateway({"east": east, "west": west}, config) as gateway:
+        transport = httpx.ASGITransport(app=gateway)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            resp = await client.post("/v1/chat/completions", json=body)
+            unknown = emulator_gateway({"north": west}, config)
+            async with (
+                unknown,
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=unknown)) as other,
+            ):
+                lost = await other.post("http://gw/v1/chat/completions", json=body)
+    assert resp.status_code == 200 and resp.json()["extra_fields"]["resource"] == "west"
+    assert len(west.requests) == 1 and len(east.requests) == 1  # the retry went west
+    assert lost.status_code >= 500  # a host with no emulator is a connection error upstream
+
+
+async def test_structured_output_and_an_agent_loop_with_a_script(
+    azure_emulator: AzureEmulator,
+) -> None:
+    import httpx2
+    import openai
+    import pydantic
+
+    from azure_asgi.testing import Reply, ToolCall, emulator_gateway
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        celsius: int
+
+    async with emulator_gateway(azure_emulator) as gateway:
+        client = openai.AsyncOpenAI(
+            base_url="http://gateway/v1",
+            api_key="unused",
+            http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=gateway)),
+        )
+        azure_emulator.script(Reply(text='{"city": "Paris", "celsius": 21}'))
+        parsed = await client.chat.completions.parse(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "Paris?"}],
+            response_format=Weather,
+        )
+        assert parsed.choices[0].message.parsed == Weather(city="Paris", celsius=21)
+
+        # A minimal agent loop: call the tool the model asks for, send the result, stop on text.
+        azure_emulator.script(ToolCall("get_weather", {"city": "Paris"}), "It is sunny.")
+        messages: list[dict[str, object]] = [{"role": "user", "content": "Weather in Paris?"}]
+        tools = [
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"city": {"type": "string"}},
+                        "required": ["city"],
+                    },
+                },
+            }
+        ]
+        for _ in range(3):
+            reply = await client.chat.completions.create(
+                model="gpt-4o",
+                messages=messages,  # type: ignore[arg-type]
+                tools=tools,  # type: ignore[arg-type]
+            )
+            message = reply.choices[0].message
+            if not message.tool_calls:
+                break
+            messages.append(message.model_dump(exclude_none=True))
+            for call in message.tool_calls:
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny"})
+    assert message.content == "It is sunny."
+    assert azure_emulator.requests[-1].json["messages"][-1]["role"] == "tool"
