@@ -28,9 +28,10 @@ from azure_asgi.testing import (
     StreamErrorFault,
     ToolCall,
     TruncatedJsonFault,
+    emulator_gateway,
 )
 
-from .conftest import API_VERSION, EMULATOR_KEY, sse_events, sse_json
+from .conftest import API_VERSION, CLIENT_KEY, EMULATOR_KEY, make_config, sse_events, sse_json
 
 CHAT = f"/openai/deployments/gpt-4o/chat/completions?api-version={API_VERSION}"
 MINI = f"/openai/deployments/gpt-4o-mini/chat/completions?api-version={API_VERSION}"
@@ -204,6 +205,24 @@ async def test_drop_connection_over_loopback_resets_without_a_500_or_a_log(
             await c.post(CHAT, json=USER)
         assert (await c.post(CHAT, json=USER)).status_code == 200
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_drop_connection_reaches_the_sdk_and_a_gateway_retries_it() -> None:
+    emulator = AzureEmulator()
+    emulator.inject(Fault.drop_connection())
+    with pytest.raises(ConnectionResetError):  # in-process, the SDK passes it through
+        await azure(emulator).chat.completions.create(model="gpt-4o", **USER)
+    emulator.inject(Fault.drop_connection())
+    async with (
+        emulator_gateway(emulator, make_config()) as gateway,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway)) as client,
+    ):
+        resp = await client.post(
+            "http://gw/v1/chat/completions",
+            json={"model": "gpt-4o", **USER},
+            headers={"api-key": CLIENT_KEY},
+        )
+    assert resp.status_code == 200 and len(emulator.requests) == 3
 
 
 async def test_malformed_json_is_a_200_that_does_not_parse() -> None:

@@ -355,3 +355,13 @@ async def test_structured_output_and_an_agent_loop_with_a_script(
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny"})
     assert message.content == "It is sunny."
     assert azure_emulator.requests[-1].json["messages"][-1]["role"] == "tool"
+
+
+def test_every_kit_export_is_documented() -> None:
+    import azure_asgi.testing as kit
+
+    for name in kit.__all__:
+        member = getattr(kit, name)
+        if not isinstance(member, str):
+            assert member.__doc__, f"{name} has no docstring"
+    assert kit.EMULATOR_KEY == "emulator-key"

@@ -109,7 +109,12 @@ class AzureEmulator:
       16 KiB body messages, take stream faults but are not counted).
     - ``streams_completed`` / ``streams_cancelled``: streams that ended normally / because the
       client went away (``http.disconnect``, a failed ``send``, or a cancelled task). A
-      ``Fault.cut_stream`` counts as neither.
+      ``Fault.cut_stream`` or ``Fault.stream_error`` counts as neither.
+    - ``faults_armed`` / ``scripted``: injected faults and scripted replies still waiting.
+    - ``store``: the stored objects (``seed_file`` adds one as if uploaded).
+
+    ``reset()`` forgets all of it; ``serve()`` / ``serve_in_thread()`` put the emulator on a
+    loopback port (docs/testing.md).
     """
 
     def __init__(
