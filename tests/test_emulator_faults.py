@@ -113,6 +113,8 @@ def test_bad_arguments_are_refused_with_the_fix() -> None:
         Match(nth=0)
     with pytest.raises(TypeError, match="takes a Fault"):
         emulator.inject("500")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="takes a Fault"):
+        emulator.inject(Fault())  # the base class does nothing: a factory builds a kind
     with pytest.raises(ValueError, match="must not be negative"):
         Fault.truncated_json(-1)
 

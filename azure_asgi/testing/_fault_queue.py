@@ -124,7 +124,7 @@ class FaultQueue:
         match: Match | Predicate | None = None,
         path_contains: str | None = None,
     ) -> None:
-        if not isinstance(fault, Fault):
+        if not isinstance(fault, Fault) or type(fault) is Fault:
             raise TypeError(f"inject() takes a Fault (Fault.status(...), ...), not {fault!r}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None: every matching request)")
