@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -12,7 +14,7 @@ from typing import Any
 
 from ._config import ConfigError, GatewayConfig
 
-__all__ = ["console", "create_app", "main", "routing_table"]
+__all__ = ["console", "create_app", "demo_banner", "demo_config", "main", "routing_table"]
 
 _CONFIG_ENV = "AZURE_ASGI_CONFIG"
 DEMO_KEY = "demo-key"
@@ -108,12 +110,6 @@ def _require_uvicorn(command: str) -> str | None:
         f"`azure-asgi {command}` runs a server, which needs uvicorn (an optional dependency): "
         "pip install 'azure-asgi[serve]'"
     )
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -262,7 +258,16 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Where the demo mounts its emulator on the gateway's own server (docs/testing.md).
+DEMO_EMULATOR_PREFIX = "/_emulator"
+_CLAUDE_BODY = (
+    '{"model": "claude-sonnet", "max_tokens": 256, '
+    '"messages": [{"role": "user", "content": "Hello from azure-asgi"}]}'
+)
+
+
 def demo_config(emulator_url: str) -> dict[str, Any]:
+    """The demo gateway's config: one alias per kind of model, all on the emulator."""
     return {
         "resources": [
             {
@@ -278,11 +283,86 @@ def demo_config(emulator_url: str) -> dict[str, Any]:
                     "whisper": "whisper-demo",
                     "tts": "tts-demo",
                     "sora": "sora-demo",
+                    "claude-sonnet": {"deployment": "claude-sonnet-demo", "family": "anthropic"},
                 },
             }
         ],
         "clients": {"api_keys": [DEMO_KEY]},
     }
+
+
+def demo_banner(base: str, config: dict[str, Any]) -> str:
+    """What ``demo`` prints: the aliases it serves, a curl line per API family, a snippet."""
+    deployments: dict[str, Any] = config["resources"][0]["deployments"]
+    width = max(len(alias) for alias in deployments)
+    aliases = []
+    for alias, target in deployments.items():
+        family = target.get("family", "openai") if isinstance(target, dict) else "openai"
+        aliases.append(f"  {alias.ljust(width)}  ({family})")
+    return "\n".join(
+        [
+            "azure-asgi demo: the gateway in front of the built-in Azure OpenAI emulator",
+            f"(no Azure account needed). Gateway: {base}  ·  client key: {DEMO_KEY}",
+            "",
+            "Aliases served (GET /v1/models lists them as azure/<alias>):",
+            *aliases,
+            "",
+            "Try, OpenAI-shaped:",
+            "",
+            f"  curl {base}/v1/chat/completions -H 'api-key: {DEMO_KEY}' "
+            f"-H 'content-type: application/json' -d '{_DEMO_BODY}'",
+            "",
+            "Claude (Anthropic Messages):",
+            "",
+            f"  curl {base}/anthropic/v1/messages -H 'api-key: {DEMO_KEY}' "
+            "-H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' "
+            f"-d '{_CLAUDE_BODY}'",
+            "",
+            '  # streaming: add "stream": true to a body and -N to curl',
+            "",
+            "Python:",
+            "",
+            "  from openai import OpenAI",
+            f"  client = OpenAI(base_url='{base}/v1', api_key='{DEMO_KEY}')",
+            "  reply = client.chat.completions.create(",
+            "      model='gpt-4o', messages=[{'role': 'user', 'content': 'Hello'}]",
+            "  )",
+            "  print(reply.choices[0].message.content)",
+            "",
+            "Press Ctrl+C to stop.",
+            "",
+        ]
+    )
+
+
+class _DemoApp:
+    """The gateway, with the emulator mounted under ``DEMO_EMULATOR_PREFIX`` on the same
+    server: one port, one log, and nothing to mistake for the gateway's address."""
+
+    def __init__(self, gateway: Any, emulator: Any) -> None:
+        self._gateway = gateway
+        self._emulator = emulator
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(DEMO_EMULATOR_PREFIX + "/"):
+            root = scope.get("root_path", "") + DEMO_EMULATOR_PREFIX
+            await self._emulator({**scope, "root_path": root}, receive, send)
+        else:
+            await self._gateway(scope, receive, send)
+
+
+class _HideEmulatorCalls(logging.Filter):
+    """Drops uvicorn access-log lines for requests to the mounted emulator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(isinstance(a, str) and a.startswith(DEMO_EMULATOR_PREFIX) for a in args)
+
+
+def _loopback(host: str) -> str:
+    """Where the gateway reaches its own server: the host, or loopback for a wildcard."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -294,38 +374,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ._app import AzureGateway
     from .testing import AzureEmulator
 
-    eport = _free_port(args.host)
-    gateway = AzureGateway(demo_config(f"http://{args.host}:{eport}"))
-    base = f"http://{args.host}:{args.port}"
-    print(
-        "azure-asgi demo: the gateway in front of the built-in Azure OpenAI emulator "
-        "(no Azure account needed).\n\nTry:\n\n"
-        f"  curl {base}/v1/chat/completions -H 'api-key: {DEMO_KEY}' "
-        "-H 'content-type: application/json' "
-        f"-d '{_DEMO_BODY}'\n\n"
-        '  # streaming: add "stream": true to the body and -N to curl\n'
-        f"  # every operation is served: curl {base}/v1/models -H 'api-key: {DEMO_KEY}'\n"
-        f"  # Python: OpenAI(base_url='{base}/v1', api_key='{DEMO_KEY}')\n",
-        flush=True,
-    )
-
-    async def run() -> None:
-        servers = [
-            uvicorn.Server(
-                uvicorn.Config(
-                    AzureEmulator(api_keys=(EMULATOR_KEY,)),
-                    host=args.host,
-                    port=eport,
-                    log_level="warning",
-                )
-            ),
-            uvicorn.Server(
-                uvicorn.Config(gateway, host=args.host, port=args.port, log_level=args.log_level)
-            ),
-        ]
-        await asyncio.gather(*(s.serve() for s in servers))
-
-    asyncio.run(run())
+    try:
+        # Bound first: the printed addresses are right even for --port 0, and a port in use
+        # is one line, not a server traceback.
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    port = sock.getsockname()[1]
+    base = f"http://{_loopback(args.host)}:{port}"
+    config = demo_config(base + DEMO_EMULATOR_PREFIX)
+    gateway = AzureGateway(config)
+    app = _DemoApp(gateway, AzureEmulator(api_keys=(EMULATOR_KEY,)))
+    print(demo_banner(base, config), flush=True)
+    # Ctrl+C must stop the demo even when a launcher started it with SIGINT ignored (as
+    # shells do for background jobs): uvicorn restores this handler once it has shut down.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+    # The gateway's own calls to the mounted emulator are not the user's requests.
+    logging.getLogger("uvicorn.access").addFilter(_HideEmulatorCalls())
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        # uvicorn stops gracefully on the first Ctrl+C, then re-raises the signal for the
+        # process: that ends here, as the conventional 130, without a traceback.
+        return 130
+    finally:
+        sock.close()
     return 0
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import httpx2
 import openai
 import pytest
-import uvicorn
 
+import azure_asgi.testing as kit
 from azure_asgi import AzureGateway
-from azure_asgi._sse import SSEDecoder, SSEEvent
 from azure_asgi.testing import AzureEmulator
+
+# The kit's fixtures (azure_emulator, azure_gateway, ...) for the project's own tests too.
+pytest_plugins = ["azure_asgi.testing.pytest_plugin"]
 
 EMULATOR_KEY = "emulator-key"
 CLIENT_KEY = "client-key-123"
@@ -44,53 +44,10 @@ def make_config(endpoint: str = "http://emulator", **overrides: Any) -> dict[str
     return config
 
 
-def _bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a loopback port inside the running event loop."""
-    sock = _bound_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
-@contextlib.contextmanager
-def serve_in_thread(app: Any, *, lifespan: str = "auto", **uvicorn_options: Any) -> Iterator[str]:
-    """Serve ``app`` from a background thread, for sync clients (``OpenAI``, ``AzureOpenAI``) and
-    raw sockets; ``uvicorn_options`` go to ``uvicorn.Config`` (``http=``, limits, ``log_level``)."""
-    sock = _bound_socket()
-    port = sock.getsockname()[1]
-    options: dict[str, Any] = {"log_level": "warning", **uvicorn_options}
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, **options))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(1000):
-            if server.started:
-                break
-            threading.Event().wait(0.005)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+# One loopback server for the whole suite: the kit's (azure_asgi.testing.serve and
+# serve_in_thread), re-exported under the names the tests have always imported.
+serve = kit.serve
+serve_in_thread = kit.serve_in_thread
 
 
 @pytest.fixture
@@ -130,27 +87,12 @@ def mock_gateway(handler: Any, config: Any = None, **gateway_kwargs: Any) -> Azu
     )
 
 
-class HostRouter(httpx.AsyncBaseTransport):
-    """Routes upstream requests to in-process ASGI apps by host name."""
-
-    def __init__(self, apps: Mapping[str, Any]) -> None:
-        self._transports = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._transports[request.url.host].handle_async_request(request)
-
-
 def emulator_gateway(upstream: Any, config: Any = None, **gateway_kwargs: Any) -> AzureGateway:
     """A gateway in front of an in-process ASGI upstream (an emulator, or a mapping of host name
-    to app for several resources) over httpx's ASGITransport. ``config`` defaults to
-    :func:`make_config`, whose endpoint ``http://emulator`` any single app answers."""
-    if isinstance(upstream, Mapping):
-        transport: httpx.AsyncBaseTransport = HostRouter(upstream)
-    else:
-        transport = httpx.ASGITransport(app=upstream)
-    client = httpx.AsyncClient(transport=transport)
-    return AzureGateway(
-        make_config() if config is None else config, http_client=client, **gateway_kwargs
+    to app for several resources): the kit's factory, with :func:`make_config` as the default
+    config (its endpoint ``http://emulator`` any single app answers)."""
+    return kit.emulator_gateway(
+        upstream, make_config() if config is None else config, **gateway_kwargs
     )
 
 
@@ -183,22 +125,10 @@ def async_azure_openai(app: Any, endpoint: str = "http://gateway") -> openai.Asy
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there world"}]}
 
 
-def sse_events(raw: bytes | str) -> list[SSEEvent]:
-    """Every block of a whole SSE body, in order, read by the project's own codec (comments and
-    other blocks without data included; a last block lacking its blank line completed)."""
-    decoder = SSEDecoder()
-    events = decoder.feed(raw.encode() if isinstance(raw, str) else raw)
-    return [*events, *decoder.end()]
-
-
-def sse_data(raw: bytes | str) -> list[str]:
-    """The ``data`` of each event a browser would dispatch, in order (``"[DONE]"`` included)."""
-    return [event.data for event in sse_events(raw) if event.has_data]
-
-
-def sse_json(raw: bytes | str) -> list[Any]:
-    """The JSON payloads of an SSE body, in order; the ``[DONE]`` sentinel left out."""
-    return [json.loads(data) for data in sse_data(raw) if data != "[DONE]"]
+# One SSE reader: the kit's, on the project's own SSEDecoder.
+sse_events = kit.sse_events
+sse_data = kit.sse_data
+sse_json = kit.sse_json
 
 
 async def eventually(predicate: Any, timeout: float = 2.0) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -187,6 +189,49 @@ def test_demo_serves_chat_json_and_stream_with_the_printed_key() -> None:
     assert {"azure/gpt-4o", "azure/text-embedding-3-small", "azure/whisper", "azure/sora"} <= ids
     assert len(embedding.json()["data"][0]["embedding"]) == 8
     assert f"curl http://127.0.0.1:{port}/v1/chat/completions -H 'api-key: demo-key'" in printed
+
+
+def test_demo_prints_aliases_a_curl_line_per_family_and_a_python_snippet() -> None:
+    port = _free_port()
+    with run("demo", "--port", str(port)) as proc:
+        wait_for(port, proc)
+        with httpx.Client(timeout=10) as client:
+            resp = client.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+                headers={"api-key": "demo-key"},
+            )
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(15)
+        printed = proc.stdout.read() if proc.stdout else ""
+    assert resp.status_code == 200
+    base = f"http://127.0.0.1:{port}"
+    for alias in ("gpt-4o", "text-embedding-3-small", "claude-sonnet"):
+        assert any(line.split()[:1] == [alias] for line in printed.splitlines()), alias
+    assert "claude-sonnet           (anthropic)" in printed
+    assert f"curl {base}/v1/chat/completions -H 'api-key: demo-key'" in printed
+    assert f"curl {base}/anthropic/v1/messages -H 'api-key: demo-key'" in printed
+    assert "anthropic-version: 2023-06-01" in printed and '"model": "claude-sonnet"' in printed
+    assert f"client = OpenAI(base_url='{base}/v1', api_key='demo-key')" in printed
+    # One server, on the gateway's port: no other address is printed or logged, and the
+    # gateway's own calls to the mounted emulator stay out of the access log.
+    assert set(re.findall(r"http://[^/\s:]+:(\d+)", printed)) == {str(port)}
+    assert '"POST /v1/chat/completions HTTP/1.1" 200' in printed
+    assert "/_emulator" not in printed
+    # Ctrl+C: a clean stop, no traceback.
+    assert code in (0, 130), printed
+    assert "Traceback" not in printed and "KeyboardInterrupt" not in printed
+    assert "Finished server process" in printed
+
+
+def test_demo_on_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"azure-asgi: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
 
 
 def test_serve_in_front_of_the_emulator_command(tmp_path: Path) -> None:

@@ -7,21 +7,24 @@ import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._faults import Fault
+from ._faults import HoldStreamFault
 
 __all__ = [
     "JSON",
     "SSE",
+    "ConnectionDropped",
     "Headers",
     "Receive",
     "Scope",
     "Send",
     "StreamCut",
+    "drop_connection",
     "lifespan",
     "paths",
     "read_body",
     "respond",
     "send_stream",
+    "truncating",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -36,6 +39,61 @@ SSE = b"text/event-stream; charset=utf-8"
 
 class StreamCut(ConnectionResetError):
     """Raised by the emulator to break a stream on purpose (``Fault.cut_stream``)."""
+
+
+class ConnectionDropped(ConnectionResetError):
+    """Raised by the emulator to end a request with no response (``Fault.drop_connection``)."""
+
+
+async def drop_connection(send: Send) -> None:
+    """End the request without a response: abort the socket under uvicorn, else raise.
+
+    ASGI has no message for "close without answering": a server whose app returns or raises
+    before ``http.response.start`` answers 500 itself. uvicorn's ``send`` is a method of the
+    request cycle that holds the socket's transport, so the emulator aborts that (a TCP reset,
+    as a crashed upstream gives) and returns once the server has seen the connection go, which
+    keeps uvicorn from logging or answering. Elsewhere (an in-process ``ASGITransport``) the
+    caller gets :class:`ConnectionDropped`.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if not isinstance(transport, asyncio.Transport):
+        raise ConnectionDropped("emulator: connection dropped before the response headers")
+    transport.abort()
+    for _ in range(100):  # connection_lost runs on the loop's next turns
+        if getattr(cycle, "disconnected", True):
+            return
+        await asyncio.sleep(0)
+
+
+def truncating(send: Send, at_bytes: int) -> Send:
+    """A ``send`` that cuts a JSON response's body to ``at_bytes`` (``content-length`` too).
+
+    Other responses (streams, binary downloads) pass through untouched.
+    """
+    started: Message | None = None
+    done = False
+
+    async def cut(message: Message) -> None:
+        nonlocal started, done
+        if message["type"] == "http.response.start":
+            kind = dict(message.get("headers", [])).get(b"content-type", b"")
+            if kind.startswith(JSON):
+                started = message
+                return
+        elif started is not None and message["type"] == "http.response.body":
+            if done:
+                return
+            done = True
+            body = bytes(message.get("body", b""))[:at_bytes]
+            headers = [(k, v) for k, v in started["headers"] if k != b"content-length"]
+            headers.append((b"content-length", b"%d" % len(body)))
+            await send({**started, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await send(message)
+
+    return cut
 
 
 def paths(scope: Scope) -> tuple[str, bytes]:
@@ -80,7 +138,7 @@ async def send_stream(
     *,
     delay_s: float = 0.0,
     cut_after: int | None = None,
-    hold: Fault | None = None,
+    hold: HoldStreamFault | None = None,
     content_type: bytes = SSE,
 ) -> bool:
     """Send ``events`` as an SSE response (or chunks of another type), one body message each.

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any
 
-from ._asgi import Receive, Scope, Send, StreamCut, lifespan, read_body, respond, send_stream
+from ._asgi import (
+    Receive,
+    Scope,
+    Send,
+    StreamCut,
+    drop_connection,
+    lifespan,
+    read_body,
+    respond,
+    send_stream,
+    truncating,
+)
 from ._exchange import RATE, Exchange, Handler
-from ._faults import Fault, FaultQueue
+from ._fault_queue import FaultQueue, Match, Predicate
+from ._faults import DropConnectionFault, Fault, MalformedJsonFault, StatusFault
 from ._inference import INFERENCE
 from ._jobs import JOBS
 from ._json import BadJson
@@ -19,6 +33,7 @@ from ._replies import azure_error
 from ._requests import RecordedRequest, parse_request
 from ._responses import RESPONSES
 from ._routes import BODY_FORM, BODY_JSON, STYLE_DEPLOYMENT, STYLE_MESSAGES, STYLE_V1, Op
+from ._script import SCRIPTABLE, Reply, ToolCall, answer_scripted
 from ._store import Store
 
 __all__ = ["AzureEmulator", "RecordedRequest"]
@@ -95,7 +110,12 @@ class AzureEmulator:
       16 KiB body messages, take stream faults but are not counted).
     - ``streams_completed`` / ``streams_cancelled``: streams that ended normally / because the
       client went away (``http.disconnect``, a failed ``send``, or a cancelled task). A
-      ``Fault.cut_stream`` counts as neither.
+      ``Fault.cut_stream`` or ``Fault.stream_error`` counts as neither.
+    - ``faults_armed`` / ``scripted``: injected faults and scripted replies still waiting.
+    - ``store``: the stored objects (``seed_file`` adds one as if uploaded).
+
+    ``reset()`` forgets all of it; ``serve()`` / ``serve_in_thread()`` put the emulator on a
+    loopback port (docs/testing.md).
     """
 
     def __init__(
@@ -120,6 +140,7 @@ class AzureEmulator:
         self._faults = FaultQueue()
         self._seq = 0
         self._store = Store()
+        self._script: list[Reply] = []
 
     @property
     def last_request(self) -> RecordedRequest:
@@ -129,20 +150,100 @@ class AzureEmulator:
         return self.requests[-1]
 
     def reset(self) -> None:
-        """Forget the recorded requests and every armed fault."""
+        """Start afresh: forget the recorded requests, armed faults, scripted replies and
+        stored objects (files, batches, responses, videos, jobs), and zero the counters
+        (``streams_completed``, ``streams_cancelled``, the request sequence behind ids).
+
+        ``open_streams`` is left alone: it counts streams still being sent.
+        """
         self.requests.clear()
         self._faults.clear()
+        self._script.clear()
+        self._store.clear()
+        self.streams_completed = 0
+        self.streams_cancelled = 0
+        self._seq = 0
 
-    def inject(self, fault: Fault, times: int = 1, path_contains: str | None = None) -> None:
-        """Apply ``fault`` to the next ``times`` requests whose path contains ``path_contains``.
+    def inject(
+        self,
+        fault: Fault,
+        times: int | None = 1,
+        path_contains: str | None = None,
+        *,
+        match: Match | Predicate | None = None,
+    ) -> None:
+        """Apply ``fault`` to the next ``times`` matching requests (``None``: every one).
 
-        Faults wait in injection order; a request takes at most one of each kind (an error
-        status, a ``slow`` delay, a stream fault), so ``inject(Fault.slow(0.1))`` then
-        ``inject(Fault.status(500))`` slow down and fail the same request::
+        ``match`` is a :class:`Match` (method, path substring or regex, deployment, ``nth``)
+        or any ``(RecordedRequest) -> bool``; ``path_contains`` is the older spelling of
+        ``match=Match(path=...)``. Faults wait in injection order; a request takes at most one
+        of each group (an answer such as a status, a ``slow`` delay, a stream fault, a body
+        fault), so ``inject(Fault.slow(0.1))`` then ``inject(Fault.status(500))`` slow down
+        and fail the same request::
 
             emulator.inject(Fault.status(500), times=2, path_contains="/deployments/gpt-4o/")
+            emulator.inject(Fault.status(503), match=Match(path="/chat/completions", nth=2))
         """
-        self._faults.add(fault, times, path_contains)
+        self._faults.add(fault, times, match=match, path_contains=path_contains)
+
+    @property
+    def faults_armed(self) -> int:
+        """How many injected faults still wait for a request."""
+        return len(self._faults)
+
+    def script(self, *replies: Reply | ToolCall | str) -> None:
+        """Queue exact replies for the next chat completions and Responses requests.
+
+        Each such request (JSON or streamed) takes the first queued reply instead of the
+        emulator's own, in order; other operations are unaffected::
+
+            emulator.script(
+                ToolCall("get_weather", {"city": "Paris"}),
+                Reply(text="It is sunny in Paris.", chunks=("It is ", "sunny ", "in Paris.")),
+            )
+        """
+        self._script.extend(Reply.of(item) for item in replies)
+
+    @property
+    def scripted(self) -> int:
+        """How many scripted replies are still queued."""
+        return len(self._script)
+
+    @property
+    def store(self) -> Store:
+        """The stored objects, by kind then id (``store.files[id].obj`` / ``.data``)."""
+        return self._store
+
+    def seed_file(
+        self, filename: str, data: bytes, *, purpose: str = "assistants"
+    ) -> dict[str, Any]:
+        """Store a file as if it had been uploaded; returns its file object (``["id"]``)::
+
+        file_id = emulator.seed_file("batch.jsonl", lines, purpose="batch")["id"]
+        """
+        return self._store.add_file(filename, purpose, data, created=int(time.time())).obj
+
+    def serve(self, **options: Any) -> AbstractAsyncContextManager[str]:
+        """Serve this emulator with uvicorn on a loopback port in the running loop::
+
+        async with emulator.serve() as url:  # "http://127.0.0.1:<port>"
+            ...
+
+        ``options`` go to :func:`azure_asgi.testing.serve` (``host``, ``port``, uvicorn's).
+        """
+        from ._serve import serve
+
+        return serve(self, **options)
+
+    def serve_in_thread(self, **options: Any) -> AbstractContextManager[str]:
+        """Serve this emulator from a background thread, for sync clients::
+
+        with emulator.serve_in_thread() as url:
+            ...
+        """
+        from ._serve import serve_in_thread
+
+        return serve_in_thread(self, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -163,17 +264,21 @@ class AzureEmulator:
         record, route, payload = parse_request(scope, body)
         # Recorded first, so tests also see the requests that auth or a fault rejected.
         self.requests.append(record)
-        effects = self._faults.take(record.path) if self._faults else None
+        effects = self._faults.take(record) if self._faults else None
         if effects is not None and effects.delay_s > 0:
             await asyncio.sleep(effects.delay_s)
         ids = [(b"x-request-id", b"emu-%d" % seq), (b"apim-request-id", b"emu-%d" % seq)]
-        if effects is not None and effects.error is not None:
-            api_version = record.query.get("api-version") or _DEFAULT_API_VERSION
-            anthropic = route is not None and route.style == STYLE_MESSAGES
-            status, extra, error = effects.error._render(
-                anthropic=anthropic, api_version=api_version
-            )
-            return await respond(send, status, error, ids + extra)
+        if effects is not None:
+            answer = effects.answer
+            if isinstance(answer, DropConnectionFault):
+                return await drop_connection(send)
+            if isinstance(answer, StatusFault | MalformedJsonFault):
+                api_version = record.query.get("api-version") or _DEFAULT_API_VERSION
+                anthropic = route is not None and route.style == STYLE_MESSAGES
+                status, extra, body = answer._render(anthropic=anthropic, api_version=api_version)
+                return await respond(send, status, body, ids + extra)
+            if effects.truncate_at is not None:
+                send = truncating(send, effects.truncate_at)
         if route is None:
             return await respond(send, 404, _NOT_FOUND, ids)
         op = route.ops.get(record.method)
@@ -204,6 +309,8 @@ class AzureEmulator:
                 return await exchange.error(400, _MISSING_MODEL)
             if self._deployments is not None and deployment not in self._deployments:
                 return await exchange.error(404, _DEPLOYMENT_NOT_FOUND)
+        if self._script and op.name in SCRIPTABLE:
+            return await answer_scripted(exchange, op.name, self._script.pop(0))
         await _HANDLERS[op.name](exchange)
 
     def model_for(self, deployment: str | None, default: str) -> str:
@@ -263,10 +370,16 @@ class AzureEmulator:
         """Send a stream, keeping ``open_streams`` and the completed/cancelled counts."""
         delay, cut_after, hold = self.chunk_delay_s, None, None
         effects = request.effects
+        broken = False  # by a fault on purpose: counted neither completed nor cancelled
         if effects is not None:
             if effects.chunk_delay_s is not None:
                 delay = effects.chunk_delay_s
             cut_after, hold = effects.cut_after, effects.hold
+            if effects.stream_error is not None:
+                at = effects.stream_error.after_chunks
+                anthropic = request.route.style == STYLE_MESSAGES
+                events = [*events[:at], effects.stream_error._event(anthropic=anthropic)]
+                broken = True
         self.open_streams += 1
         outcome = "cancelled"  # also when this task is cancelled mid-stream
         try:
@@ -279,7 +392,7 @@ class AzureEmulator:
                 cut_after=cut_after,
                 hold=hold,
             )
-            outcome = "completed" if completed else "cancelled"
+            outcome = ("cut" if broken else "completed") if completed else "cancelled"
         except StreamCut:
             outcome = "cut"  # broken on purpose: neither completed nor the client's doing
             raise

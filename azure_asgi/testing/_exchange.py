@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._asgi import Headers, Receive, Send, respond, send_stream
-from ._faults import Effects
+from ._fault_queue import Effects
 from ._json import json_bytes
 from ._replies import azure_error
 from ._requests import RecordedRequest

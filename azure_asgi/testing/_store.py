@@ -26,7 +26,12 @@ class Tracked:
 
 
 class Store:
-    """Every stateful object of one emulator, by id, in creation order."""
+    """Every stateful object of one emulator, by id, in creation order.
+
+    ``emulator.store.files`` (and ``batches``, ``responses``, ``videos``, ``jobs``) map an id
+    to its :class:`Tracked`: ``.obj`` is the object as the API returns it, ``.data`` a file's
+    bytes. Tests may read them, and seed files with ``emulator.seed_file(...)``.
+    """
 
     def __init__(self) -> None:
         self.files: dict[str, Tracked] = {}
@@ -34,6 +39,12 @@ class Store:
         self.responses: dict[str, Tracked] = {}
         self.videos: dict[str, Tracked] = {}
         self.jobs: dict[str, Tracked] = {}
+        self._counter = 0
+
+    def clear(self) -> None:
+        """Forget every object and restart the id sequence (ids repeat after a reset)."""
+        for table in (self.files, self.batches, self.responses, self.videos, self.jobs):
+            table.clear()
         self._counter = 0
 
     def new_id(self, prefix: str, length: int = 32) -> str:
