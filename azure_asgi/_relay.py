@@ -31,6 +31,7 @@ from .families import Adapter, StreamTranslator
 __all__ = [
     "WATCH_AFTER_S",
     "CallerWatch",
+    "answer_headers",
     "pass_headers",
     "relay",
     "send_error",
@@ -44,8 +45,8 @@ _PASS_EXACT = frozenset(
     {
         b"retry-after",
         b"retry-after-ms",
+        # Azure's own id for the call; ``x-request-id`` is the gateway's (answer_headers).
         b"apim-request-id",
-        b"x-request-id",
         b"x-ms-region",
         b"x-ms-client-request-id",
         b"openai-processing-ms",
@@ -65,6 +66,15 @@ def pass_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
     return [(k, v) for k, v in headers if k in _PASS_EXACT or k.startswith(b"x-ratelimit-")]
 
 
+def answer_headers(
+    ex: Exchange, upstream: list[tuple[bytes, bytes]] | None = None
+) -> list[tuple[bytes, bytes]]:
+    """Headers of every answer: the upstream's that clients act on, and the request id."""
+    headers = pass_headers(upstream) if upstream else []
+    headers.append((b"x-request-id", ex.request_id.encode()))
+    return headers
+
+
 async def send_json(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
@@ -78,6 +88,7 @@ async def send_json(
 async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
     """The gateway's own error, in the contract's one shape."""
     ex.status = error.status
+    ex.error_code = error.code
     body = error_body(
         error.error_object(),
         error.status,
@@ -86,7 +97,7 @@ async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
         event_id=ex.request_id,
     )
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
-    await send_json(send, error.status, body, headers)
+    await send_json(send, error.status, body, answer_headers(ex) + headers)
 
 
 async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
@@ -102,9 +113,11 @@ async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
             await _upstream_error(ex, outcome, adapter, send)
         elif outcome.kind == "json":
             ex.extra["latency_ms"] = ex.latency_ms()
+            if ex.watch is not None:
+                ex.watch.answer(outcome.body)
             body = adapter.answer(ex, outcome.target, outcome.body)
             ex.status = outcome.status
-            await send_json(send, outcome.status, body, pass_headers(outcome.headers))
+            await send_json(send, outcome.status, body, answer_headers(ex, outcome.headers))
         elif outcome.kind == "sse":
             await _stream(ex, outcome, adapter, send)
         else:
@@ -123,14 +136,16 @@ async def _upstream_error(ex: Exchange, answer: Answer, adapter: Adapter, send: 
         extra_fields=ex.extra,
         event_id=ex.request_id,
     )
-    await send_json(send, answer.status, out, pass_headers(answer.headers))
+    await send_json(send, answer.status, out, answer_headers(ex, answer.headers))
 
 
 async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) -> None:
     ex.status = answer.status
-    headers = _SSE_HEADERS + pass_headers(answer.headers)
+    headers = _SSE_HEADERS + answer_headers(ex, answer.headers)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     translator = adapter.translator(ex, answer.target)
+    if ex.watch is not None:
+        translator = ex.watch.stream(translator, adapter.terminals(ex))
     pump = _Translated(translator) if translator is not None else _Passed(adapter.terminals(ex))
     failure: GatewayError | None = None
     try:
@@ -250,7 +265,7 @@ async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
     """Relay a binary or text body (audio, file content, video) chunk by chunk."""
     assert answer.response is not None
     headers = [(k, v) for k, v in answer.headers if k in _BINARY_PASS]
-    headers += pass_headers(answer.headers)
+    headers += answer_headers(ex, answer.headers)
     started = False
     try:
         with ex.deadline:
@@ -283,6 +298,7 @@ async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
 async def _end_stream(ex: Exchange, send: Send, error: GatewayError) -> None:
     """End a started stream with an error event, never a ``[DONE]``."""
     ex.status = error.status
+    ex.error_code = error.code
     body = error_body(
         error.error_object(),
         error.status,
