@@ -247,7 +247,7 @@ async def test_retries_and_a_fallback_make_one_record_counting_every_attempt() -
         "fallbacks": ["gpt-4o-mini"],
     }
     records, on_usage = recorder()
-    async with scripted_upstream("httpx", upstream) as (url, client):
+    async with scripted_upstream("httpx", upstream) as (_, client):
         gw = AzureGateway(config, http_client=client, on_usage=on_usage)
         async with gw, caller(gw) as c:
             resp = await c.post("/v1/chat/completions", json=CHAT)
