@@ -71,8 +71,7 @@ class Observers:
         trace: RequestTrace | None = None
         if telemetry is not False:
             assert not isinstance(telemetry, bool)
-            tracer = telemetry.tracer()
-            instruments = telemetry.instruments()
+            tracer, instruments = telemetry.current()
             if tracer is not None or instruments is not None:
                 from ._telemetry import RequestTrace
 
@@ -132,7 +131,8 @@ class Watch:
 
     def answer(self, body: bytes) -> None:
         """The upstream's whole JSON answer (a success) is about to be relayed."""
-        read_answer(self.facts, body, capture=self._capture)
+        whole = self._trace is not None and self._trace.recording
+        read_answer(self.facts, body, whole=whole, capture=self._capture)
 
     def stream(
         self, inner: StreamTranslator | None, terminals: tuple[bytes, ...]

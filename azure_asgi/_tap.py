@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _json
 from ._content import StreamText, output_messages
-from ._usage import merge_usage
+from ._usage import find_usage, merge_usage
 
 if TYPE_CHECKING:
     from ._sse import SSEEvent
@@ -83,8 +83,12 @@ class Facts:
             self.finish_reasons = [reason if isinstance(reason, str) else inner["status"]]
 
 
-def read_answer(facts: Facts, body: bytes, *, capture: bool) -> None:
-    """Read a whole JSON answer (upstream bytes); a body that is not a JSON object is skipped."""
+def read_answer(facts: Facts, body: bytes, *, whole: bool, capture: bool) -> None:
+    """Read a JSON answer (upstream bytes): only its ``usage`` unless ``whole`` (a span wants
+    the id, model and finish reasons too); a body that is not a JSON object is skipped."""
+    if not whole:
+        facts.usage = find_usage(body)
+        return
     try:
         data = _json.loads(body)
     except ValueError:

@@ -10,6 +10,7 @@ nothing else: no span, no parse.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -42,6 +43,8 @@ _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12,
 _TOKEN_BUCKETS = tuple(float(4**n) for n in range(14))  # 1 ... 67,108,864, as the conventions
 _TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5)
 _CONTENT_EVENT = "gen_ai.client.inference.operation.details"
+#: How often the global providers are looked up again (a host may set them late).
+_RECHECK_S = 1.0
 
 
 def operation_name(request_type: str | None) -> str:
@@ -108,31 +111,38 @@ class Telemetry:
         self._meter_provider = meter_provider
         self.capture_content = capture_content
         self._version = version
-        self._tracers: tuple[object, trace.Tracer | None] = (None, None)
-        self._meters: tuple[object, _Instruments | None] = (None, None)
+        self._tracer_from: object = None
+        self._meter_from: object = None
+        self._tracer: trace.Tracer | None = None
+        self._instruments: _Instruments | None = None
+        self._next_check = 0.0
 
-    def tracer(self) -> trace.Tracer | None:
-        """The tracer to use now, or None while no SDK provider is set (the global one may be
-        set after the gateway was built, so it is looked up per request)."""
-        provider = self._tracer_provider or trace.get_tracer_provider()
-        cached, tracer = self._tracers
-        if provider is not cached:
-            active = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
-            tracer = provider.get_tracer(_SCOPE, self._version) if active else None
-            self._tracers = (provider, tracer)
-        return tracer
+    def current(self) -> tuple[trace.Tracer | None, _Instruments | None]:
+        """The tracer and instruments to use now; None for each while no SDK provider is set.
 
-    def instruments(self) -> _Instruments | None:
-        provider = self._meter_provider or metrics.get_meter_provider()
-        cached, instruments = self._meters
-        if provider is not cached:
+        The global providers may be set after the gateway was built, so they are looked up
+        again, but at most every :data:`_RECHECK_S` (each look-up reads the environment: ~1 µs).
+        """
+        now = time.monotonic()
+        if now < self._next_check:
+            return self._tracer, self._instruments
+        self._next_check = now + _RECHECK_S
+        tracer_provider = self._tracer_provider or trace.get_tracer_provider()
+        if tracer_provider is not self._tracer_from:
+            self._tracer_from = tracer_provider
+            active = not isinstance(tracer_provider, ProxyTracerProvider | NoOpTracerProvider)
+            self._tracer = tracer_provider.get_tracer(_SCOPE, self._version) if active else None
+        meter_provider = self._meter_provider or metrics.get_meter_provider()
+        if meter_provider is not self._meter_from:
+            self._meter_from = meter_provider
             # The API's own proxy (no SDK set yet) is private; known by name, not imported.
-            active = not isinstance(provider, NoOpMeterProvider) and (
-                type(provider).__name__ != "_ProxyMeterProvider"
+            active = not isinstance(meter_provider, NoOpMeterProvider) and (
+                type(meter_provider).__name__ != "_ProxyMeterProvider"
             )
-            instruments = _Instruments(provider, self._version) if active else None
-            self._meters = (provider, instruments)
-        return instruments
+            self._instruments = _Instruments(meter_provider, self._version) if active else None
+        if self._tracer_provider is not None and self._meter_provider is not None:
+            self._next_check = math.inf  # both given: nothing to look up again
+        return self._tracer, self._instruments
 
 
 def _ns(perf: float, offset: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,15 @@ from asgiref.sync import sync_to_async
 if TYPE_CHECKING:
     from ._callers import Principal
 
-__all__ = ["Counts", "UsageHook", "UsageHooks", "UsageRecord", "merge_usage", "usage_counts"]
+__all__ = [
+    "Counts",
+    "UsageHook",
+    "UsageHooks",
+    "UsageRecord",
+    "find_usage",
+    "merge_usage",
+    "usage_counts",
+]
 
 logger = logging.getLogger("azure_asgi")
 
@@ -96,6 +105,33 @@ def _counts(obj: dict[str, Any]) -> Counts:
             _detail(obj, "output_tokens_details", "reasoning_tokens"),
         )
     return _NONE
+
+
+_DECODER = json.JSONDecoder()
+
+
+def find_usage(body: bytes) -> dict[str, Any] | None:
+    """A JSON answer's ``usage`` object, parsed alone (not the whole body, which may be
+    megabytes of embeddings): the last ``"usage"`` key's value, when it is an object.
+
+    The last one is the answer's own in every upstream shape (it follows the choices, output
+    or content; a key inside a string would be escaped). None when there is none.
+    """
+    at = body.rfind(b'"usage"')
+    if at < 0:
+        return None
+    tail = body[at + 7 :].decode("utf-8", "replace")
+    colon = tail.find(":")
+    if colon < 0 or tail[:colon].strip():
+        return None
+    start = colon + 1
+    while start < len(tail) and tail[start] in " \t\r\n":
+        start += 1
+    try:
+        value, _ = _DECODER.raw_decode(tail, start)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def merge_usage(into: dict[str, Any], usage: object) -> None:

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from azure_asgi import AzureGateway, Principal, UsageRecord
-from azure_asgi._usage import Counts, merge_usage, usage_counts
+from azure_asgi._usage import Counts, find_usage, merge_usage, usage_counts
 from azure_asgi.testing import AzureEmulator, Fault
 from azure_asgi.testing._completions import CompletionReply, completion_events
 from azure_asgi.testing._replies import ChatReply, chat_events
@@ -384,3 +384,21 @@ def test_anything_else_counts_nothing_and_never_raises(value: object) -> None:
     assert isinstance(result, Counts)
     assert usage_counts({"usage": None}) == Counts()
     assert usage_counts({"usage": {"prompt_tokens": True, "completion_tokens": -1}}) == Counts()
+
+
+texts = st.text(alphabet=st.sampled_from('ab"{}:\\, usage'), max_size=30)
+
+
+@given(texts, texts, counts, counts)
+def test_find_usage_reads_the_answers_own_usage_whatever_its_text_holds(
+    content: str, ident: str, inp: int, out: int
+) -> None:
+    usage = {"prompt_tokens": inp, "completion_tokens": out}
+    body = {
+        "id": ident,
+        "choices": [{"message": {"content": content, "usage": content}}],
+        "usage": usage,
+    }
+    for raw in (json.dumps(body).encode(), json.dumps(body, separators=(",", ":")).encode()):
+        assert find_usage(raw) == usage
+    assert find_usage(json.dumps({"id": ident, "text": content}).encode()) is None
