@@ -11,6 +11,7 @@ stream is byte for byte what it would have been.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from . import _json
@@ -23,10 +24,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Facts", "StreamTap", "read_answer"]
 
-_USAGE_MARKS = (b'"usage":{', b'"usage": {')
-_NULL_USAGE = (b',"usage":null', b'"usage":null,')
-_FINISH_MARKS = (b'"finish_reason":"', b'"finish_reason": "')
-_EMPTY_CHOICES = (b'"choices":[]', b'"choices": []')
+# One C-level search per event: the marks of an event worth parsing (a usage object, a
+# finish reason, an Anthropic stop reason), of the usage chunk, and of the nulls it added.
+_WORTH_READING = re.compile(rb'"usage": ?\{|"(?:finish|stop)_reason": ?"')
+_USAGE_CHUNK = re.compile(rb'"usage": ?\{')
+_EMPTY_CHOICES = re.compile(rb'"choices": ?\[\]')
+_NULL_USAGE = re.compile(rb',"usage": ?null|"usage": ?null,')
 _BLANK_ENDS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 
 
@@ -145,13 +148,15 @@ class StreamTap:
 
     def feed(self, event: SSEEvent) -> list[bytes]:
         raw = event.raw
-        if self._capture or any(m in raw for m in _USAGE_MARKS + _FINISH_MARKS):
+        if self._capture or _WORTH_READING.search(raw):
             self._read(event.data, raw)
         if self._inner is not None:
             out = self._inner.feed(event)
         else:
-            if not self._complete and any(t in raw for t in self._terminals):
-                self._complete = True
+            if not self._complete:
+                for terminal in self._terminals:
+                    if terminal in raw:
+                        self._complete = True
             if not raw.endswith(_BLANK_ENDS):
                 # A final event without its blank line: completed, as the pass-through does.
                 raw = raw.rstrip(b"\r\n") + b"\n\n"
@@ -180,10 +185,7 @@ class StreamTap:
     def _stripped(pieces: list[bytes]) -> list[bytes]:
         out = []
         for piece in pieces:
-            if any(m in piece for m in _USAGE_MARKS) and any(m in piece for m in _EMPTY_CHOICES):
+            if _USAGE_CHUNK.search(piece) and _EMPTY_CHOICES.search(piece):
                 continue  # the usage chunk the caller did not ask for
-            for mark in _NULL_USAGE:
-                if mark in piece:
-                    piece = piece.replace(mark, b"")
-            out.append(piece)
+            out.append(_NULL_USAGE.sub(b"", piece))
         return out
