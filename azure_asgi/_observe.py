@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._access import ACCESS, log_access
-from ._tap import Facts, StreamTap, read_answer
+from ._tap import BlockTap, Facts, StreamTap, read_answer
 from ._usage import Counts, UsageHook, UsageHooks, UsageRecord, usage_counts
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class Watch:
         self._trace = trace
         self._access = access
         self._usage = usage
-        self._tap: StreamTap | None = None
+        self._tap: StreamTap | BlockTap | None = None
         self.facts = Facts()
         #: The gateway asked the upstream for ``include_usage``; the tap takes it out again.
         self.strip_usage = False
@@ -131,17 +132,20 @@ class Watch:
 
     def answer(self, body: bytes) -> None:
         """The upstream's whole JSON answer (a success) is about to be relayed."""
-        whole = self._trace is not None and self._trace.recording
-        read_answer(self.facts, body, whole=whole, capture=self._capture)
+        # A span or the metrics want the model, id and finish reasons; the others usage alone.
+        read_answer(self.facts, body, whole=self._trace is not None, capture=self._capture)
 
-    def stream(
-        self, inner: StreamTranslator | None, terminals: tuple[bytes, ...]
-    ) -> StreamTranslator:
-        """The translator the relay uses instead of ``inner`` (None: the pass-through)."""
-        self._tap = StreamTap(
-            inner, terminals, self.facts, strip=self.strip_usage, capture=self._capture
-        )
-        return self._tap
+    def stream(self, inner: StreamTranslator) -> StreamTranslator:
+        """The translator the relay uses instead of the family's own ``inner``."""
+        tap = StreamTap(inner, self.facts, strip=self.strip_usage, capture=self._capture)
+        self._tap = tap
+        return tap
+
+    def blocks(self, terminals: tuple[bytes, ...]) -> Callable[[bytes], bytes]:
+        """For a stream relayed as it is: each block goes through this before it is sent."""
+        tap = BlockTap(self.facts, terminals, strip=self.strip_usage, capture=self._capture)
+        self._tap = tap
+        return tap
 
     @property
     def _capture(self) -> bool:
@@ -160,12 +164,16 @@ class Watch:
     def _finish(self, ex: Exchange) -> None:
         facts = self.facts
         tap = self._tap
-        if facts.usage is None and tap is not None and isinstance(tap.usage, dict):
-            facts.usage = tap.usage  # a translator's own (Claude: merged from its events)
+        complete = True
+        if tap is not None:
+            tap.finish_reading()
+            complete = tap.complete
+            if isinstance(tap, StreamTap) and facts.usage is None and isinstance(tap.usage, dict):
+                facts.usage = tap.usage  # the translator's own (Claude: from its events)
         counts = usage_counts(facts.usage) if facts.usage is not None else Counts()
         ex.usage = facts.usage
         status = ex.status or 499
-        caller_left = ex.status == 0 or (tap is not None and ex.status < 400 and not tap.complete)
+        caller_left = ex.status == 0 or (ex.status < 400 and not complete)
         if self._usage is not None and ex.route is not None and ex.principal is not None:
             self._usage.emit(_record(ex, counts, status))
         if self._access:

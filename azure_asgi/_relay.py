@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ._dispatch import Answer, Outcome
@@ -144,9 +145,13 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
     headers = _SSE_HEADERS + answer_headers(ex, answer.headers)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     translator = adapter.translator(ex, answer.target)
-    if ex.watch is not None:
-        translator = ex.watch.stream(translator, adapter.terminals(ex))
-    pump = _Translated(translator) if translator is not None else _Passed(adapter.terminals(ex))
+    watch = ex.watch
+    pump: _Translated | _Passed
+    if translator is not None:
+        pump = _Translated(translator if watch is None else watch.stream(translator))
+    else:
+        terminals = adapter.terminals(ex)
+        pump = _Passed(terminals, None if watch is None else watch.blocks(terminals))
     failure: GatewayError | None = None
     try:
         try:
@@ -179,10 +184,14 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
 class _Passed:
     """Relays the upstream's bytes up to the last whole event of each chunk, untouched."""
 
-    __slots__ = ("_terminals", "last")
+    __slots__ = ("_tap", "_terminals", "last")
 
-    def __init__(self, terminals: tuple[bytes, ...]) -> None:
+    def __init__(
+        self, terminals: tuple[bytes, ...], tap: Callable[[bytes], bytes] | None = None
+    ) -> None:
         self._terminals = terminals
+        #: An observer's look at each block (docs/observability.md), returning what to send.
+        self._tap = tap
         #: The last block relayed: whether the stream is complete is read from it, once, when
         #: the stream ends or fails (not per chunk).
         self.last = b""
@@ -209,6 +218,10 @@ class _Passed:
             await self._send(ex, send, buf.rstrip(b"\r\n") + b"\n\n")
 
     async def _send(self, ex: Exchange, send: Send, out: bytes) -> None:
+        if self._tap is not None:
+            out = self._tap(out)
+            if not out:
+                return
         self.last = out
         await _send_part(ex, send, out)
 

@@ -1,9 +1,10 @@
 """What observers read from an answer: usage, response id and model, finish reasons, content.
 
-Only built when an observer is on (docs/observability.md). A JSON answer is parsed once, from
-the upstream's bytes. A stream goes through :class:`StreamTap`, a :class:`StreamTranslator`
-around the family's own translator (or around the pass-through): events whose bytes may carry
-usage are parsed, the others are only scanned. When the gateway itself asked a Chat
+Only built when an observer is on (docs/observability.md). A JSON answer's usage (or, for a
+span, the whole answer) is parsed once, from the upstream's bytes. A relayed stream's blocks
+go through :class:`BlockTap`, a translated stream's events through :class:`StreamTap` around
+the family's translator: what may carry usage or a finish reason is parsed, the rest is only
+searched. When the gateway itself asked a Chat
 Completions or Completions upstream for ``stream_options.include_usage``, the tap removes what
 that added (the final usage chunk, ``"usage":null`` in every other chunk), so the caller's
 stream is byte for byte what it would have been.
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import _json
 from ._content import StreamText, output_messages
+from ._sse import SSEDecoder
 from ._usage import find_usage, merge_usage
 
 if TYPE_CHECKING:
     from ._sse import SSEEvent
     from .families import StreamTranslator
 
-__all__ = ["Facts", "StreamTap", "read_answer"]
+__all__ = ["BlockTap", "Facts", "StreamTap", "read_answer"]
 
 # One C-level search per event: the marks of an event worth parsing (a usage object, a
 # finish reason, an Anthropic stop reason), of the usage chunk, and of the nulls it added.
@@ -30,7 +32,6 @@ _WORTH_READING = re.compile(rb'"usage": ?\{|"(?:finish|stop)_reason": ?"')
 _USAGE_CHUNK = re.compile(rb'"usage": ?\{')
 _EMPTY_CHOICES = re.compile(rb'"choices": ?\[\]')
 _NULL_USAGE = re.compile(rb',"usage": ?null|"usage": ?null,')
-_BLANK_ENDS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 
 
 class Facts:
@@ -102,74 +103,33 @@ def read_answer(facts: Facts, body: bytes, *, whole: bool, capture: bool) -> Non
             facts.output = output_messages(data)
 
 
-class StreamTap:
-    """A :class:`StreamTranslator` that reads a stream on its way to the caller."""
+def _strip(piece: bytes) -> bytes:
+    """``piece`` without what asking for ``include_usage`` added: the usage chunk, the nulls."""
+    if b'"usage"' not in piece:
+        return piece
+    if _USAGE_CHUNK.search(piece) and _EMPTY_CHOICES.search(piece):
+        events = SSEDecoder().feed(piece)
+        piece = b"".join(e.raw for e in events if not _is_usage_chunk(e.raw))
+    if b',"usage":null' in piece:
+        piece = piece.replace(b',"usage":null', b"")
+    return _NULL_USAGE.sub(b"", piece) if b'"usage"' in piece else piece
 
-    __slots__ = ("_capture", "_complete", "_facts", "_inner", "_strip", "_terminals", "_text")
 
-    def __init__(
-        self,
-        inner: StreamTranslator | None,
-        terminals: tuple[bytes, ...],
-        facts: Facts,
-        *,
-        strip: bool,
-        capture: bool,
-    ) -> None:
-        self._inner = inner
-        self._terminals = terminals
+def _is_usage_chunk(raw: bytes) -> bool:
+    return bool(_USAGE_CHUNK.search(raw) and _EMPTY_CHOICES.search(raw))
+
+
+class _Reader:
+    """Parses the events worth it into the facts (all of them when content is captured)."""
+
+    __slots__ = ("_capture", "_facts", "_text")
+
+    def __init__(self, facts: Facts, capture: bool) -> None:
         self._facts = facts
-        #: The gateway asked for include_usage: what that added is removed.
-        self._strip = strip
         self._capture = capture
         self._text = StreamText() if capture else None
-        self._complete = not terminals
 
-    @property
-    def complete(self) -> bool:
-        return self._inner.complete if self._inner is not None else self._complete
-
-    @complete.setter
-    def complete(self, value: bool) -> None:
-        self._complete = value
-
-    @property
-    def failure(self) -> tuple[int, dict[str, Any]] | None:
-        return getattr(self._inner, "failure", None)
-
-    @failure.setter
-    def failure(self, value: tuple[int, dict[str, Any]] | None) -> None:
-        if self._inner is not None:
-            self._inner.failure = value
-
-    @property
-    def usage(self) -> object:
-        return getattr(self._inner, "usage", None)
-
-    def feed(self, event: SSEEvent) -> list[bytes]:
-        raw = event.raw
-        if self._capture or _WORTH_READING.search(raw):
-            self._read(event.data, raw)
-        if self._inner is not None:
-            out = self._inner.feed(event)
-        else:
-            if not self._complete:
-                for terminal in self._terminals:
-                    if terminal in raw:
-                        self._complete = True
-            if not raw.endswith(_BLANK_ENDS):
-                # A final event without its blank line: completed, as the pass-through does.
-                raw = raw.rstrip(b"\r\n") + b"\n\n"
-            out = [raw]
-        return self._stripped(out) if self._strip else out
-
-    def end(self) -> list[bytes]:
-        out = self._inner.end() if self._inner is not None else []
-        if self._text is not None:
-            self._facts.output = self._text.messages(self._facts.finish_reasons)
-        return self._stripped(out) if self._strip else out
-
-    def _read(self, data: str, raw: bytes) -> None:
+    def read(self, data: str) -> None:
         if not data or data == "[DONE]":
             return
         try:
@@ -181,11 +141,81 @@ class StreamTap:
             if self._text is not None:
                 self._text.feed(parsed)
 
-    @staticmethod
-    def _stripped(pieces: list[bytes]) -> list[bytes]:
-        out = []
-        for piece in pieces:
-            if _USAGE_CHUNK.search(piece) and _EMPTY_CHOICES.search(piece):
-                continue  # the usage chunk the caller did not ask for
-            out.append(_NULL_USAGE.sub(b"", piece))
-        return out
+    def finish_reading(self) -> None:
+        """At the stream's end (or its caller's departure): the captured output, if any."""
+        if self._text is not None:
+            self._facts.output = self._text.messages(self._facts.finish_reasons)
+
+
+class BlockTap(_Reader):
+    """For a stream relayed as it is: sees each event-aligned block before it is sent, and
+    returns what to send. A block is one C-level search unless it holds what observers want
+    (a usage object, a finish reason: a few events per stream), which only is decoded."""
+
+    __slots__ = ("_strip", "_terminals", "complete")
+
+    def __init__(
+        self, facts: Facts, terminals: tuple[bytes, ...], *, strip: bool, capture: bool
+    ) -> None:
+        super().__init__(facts, capture)
+        self._terminals = terminals
+        #: Whether a block held one of the stream's terminal events.
+        self.complete = not terminals
+        #: The gateway asked for include_usage: what that added is removed.
+        self._strip = strip
+
+    def __call__(self, block: bytes) -> bytes:
+        if not self.complete:
+            for terminal in self._terminals:
+                if terminal in block:
+                    self.complete = True
+        if self._capture or _WORTH_READING.search(block):
+            for event in [*SSEDecoder().feed(block)]:
+                if self._capture or _WORTH_READING.search(event.raw):
+                    self.read(event.data)
+        return _strip(block) if self._strip else block
+
+
+class StreamTap(_Reader):
+    """A :class:`StreamTranslator` around the family's own: reads each upstream event on its
+    way in, and strips what the gateway asked for from what the translator makes of it."""
+
+    __slots__ = ("_inner", "_strip")
+
+    def __init__(
+        self, inner: StreamTranslator, facts: Facts, *, strip: bool, capture: bool
+    ) -> None:
+        super().__init__(facts, capture)
+        self._inner = inner
+        self._strip = strip
+
+    @property
+    def complete(self) -> bool:
+        return self._inner.complete
+
+    @complete.setter
+    def complete(self, value: bool) -> None:
+        self._inner.complete = value
+
+    @property
+    def failure(self) -> tuple[int, dict[str, Any]] | None:
+        return self._inner.failure
+
+    @failure.setter
+    def failure(self, value: tuple[int, dict[str, Any]] | None) -> None:
+        self._inner.failure = value
+
+    @property
+    def usage(self) -> object:
+        """The translator's own usage (Claude's, merged from its events), if it keeps one."""
+        return getattr(self._inner, "usage", None)
+
+    def feed(self, event: SSEEvent) -> list[bytes]:
+        if self._capture or _WORTH_READING.search(event.raw):
+            self.read(event.data)
+        out = self._inner.feed(event)
+        return [p for p in map(_strip, out) if p] if self._strip else out
+
+    def end(self) -> list[bytes]:
+        out = self._inner.end()
+        return [p for p in map(_strip, out) if p] if self._strip else out

@@ -174,10 +174,6 @@ class RequestTrace:
             carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in ex.headers.items()}
             self._parent = propagate.extract(carrier)
 
-    @property
-    def recording(self) -> bool:
-        return self._tracer is not None
-
     def span(self, ex: Exchange) -> trace.Span | None:
         """The request's span, started (back-dated to the request's start) on first need."""
         if self._span is None and self._tracer is not None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from azure_asgi._content import input_messages, output_messages
 from azure_asgi._sse import SSEEvent
-from azure_asgi._tap import Facts, StreamTap, read_answer
+from azure_asgi._tap import BlockTap, Facts, StreamTap, read_answer
 from azure_asgi._usage import usage_counts
 
 from .conftest import sse_events
@@ -57,14 +57,23 @@ ANTHROPIC_STREAM = [
 
 def run(tap: StreamTap, raw: bytes) -> bytes:
     out = [piece for e in sse_events(raw) for piece in tap.feed(e)]
-    return b"".join(out + tap.end())
+    out += tap.end()
+    tap.finish_reading()
+    return b"".join(out)
+
+
+def blocks(tap: BlockTap, *parts: bytes) -> bytes:
+    out = b"".join(tap(part) for part in parts)
+    tap.finish_reading()
+    return out
 
 
 def test_a_passed_anthropic_stream_is_read_and_left_untouched() -> None:
     facts = Facts()
-    tap = StreamTap(None, (b"message_stop",), facts, strip=False, capture=True)
-    raw = b"".join(ANTHROPIC_STREAM)
-    assert run(tap, raw) == raw
+    tap = BlockTap(facts, (b"message_stop",), strip=False, capture=True)
+    # Blocks as the relay cuts them: whole events, one or several.
+    parts = (ANTHROPIC_STREAM[0], ANTHROPIC_STREAM[1] + ANTHROPIC_STREAM[2], ANTHROPIC_STREAM[3])
+    assert blocks(tap, *parts) == b"".join(ANTHROPIC_STREAM)
     assert tap.complete
     assert (facts.response_id, facts.response_model) == ("msg_1", "claude-sonnet-4-5")
     assert facts.finish_reasons == ["end_turn"]
@@ -80,8 +89,8 @@ def test_a_passed_anthropic_stream_is_read_and_left_untouched() -> None:
 
 
 def test_an_unterminated_stream_is_not_complete() -> None:
-    tap = StreamTap(None, (b"message_stop",), Facts(), strip=False, capture=False)
-    run(tap, b"".join(ANTHROPIC_STREAM[:2]))
+    tap = BlockTap(Facts(), (b"message_stop",), strip=False, capture=False)
+    blocks(tap, *ANTHROPIC_STREAM[:2])
     assert not tap.complete
 
 
@@ -103,7 +112,7 @@ class Upper:
 
 def test_a_translated_stream_goes_through_its_translator() -> None:
     inner = Upper()
-    tap = StreamTap(inner, (), Facts(), strip=False, capture=False)
+    tap = StreamTap(inner, Facts(), strip=False, capture=False)
     assert not tap.complete
     out = run(tap, b"data: {}\n\n")
     assert out == b"DATA: {}\n\ndata: [DONE]\n\n"
@@ -131,9 +140,25 @@ def test_stripping_gives_back_the_stream_without_the_usage_it_asked_for(pieces: 
         + b"data: [DONE]\n\n"
     )
     facts = Facts()
-    tap = StreamTap(None, (b"[DONE]",), facts, strip=True, capture=False)
-    assert run(tap, asked) == plain
+    tap = BlockTap(facts, (b"[DONE]",), strip=True, capture=False)
+    events = [e.raw for e in sse_events(asked)]
+    # Every way the relay may cut it: one block per event, or all in one block.
+    assert blocks(tap, *events) == plain
     assert facts.usage == usage
+    whole = Facts()
+    assert blocks(BlockTap(whole, (b"[DONE]",), strip=True, capture=False), asked) == plain
+    assert whole.usage == usage
+    # A translated stream (Claude's chat chunks) is stripped the same way.
+    translated = Facts()
+
+    class Same(Upper):
+        def feed(self, e: SSEEvent) -> list[bytes]:
+            return [e.raw]
+
+        def end(self) -> list[bytes]:
+            return []
+
+    assert run(StreamTap(Same(), translated, strip=True, capture=False), asked) == plain
 
 
 def test_json_answers_of_every_shape() -> None:
