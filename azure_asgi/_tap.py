@@ -4,10 +4,10 @@ Only built when an observer is on (docs/observability.md). A JSON answer's usage
 span, the whole answer) is parsed once, from the upstream's bytes. A relayed stream's blocks
 go through :class:`BlockTap`, a translated stream's events through :class:`StreamTap` around
 the family's translator: what may carry usage or a finish reason is parsed, the rest is only
-searched. When the gateway itself asked a Chat
-Completions or Completions upstream for ``stream_options.include_usage``, the tap removes what
-that added (the final usage chunk, ``"usage":null`` in every other chunk), so the caller's
-stream is byte for byte what it would have been.
+searched. When the gateway itself asked a Chat Completions or Completions upstream for
+``stream_options.include_usage``, the taps remove what that added (the final usage chunk,
+``"usage":null`` in every other chunk), so the caller's stream is byte for byte what it would
+have been.
 """
 
 from __future__ import annotations
@@ -108,11 +108,15 @@ def _strip(piece: bytes) -> bytes:
     if b'"usage"' not in piece:
         return piece
     if _USAGE_CHUNK.search(piece) and _EMPTY_CHOICES.search(piece):
-        events = SSEDecoder().feed(piece)
-        piece = b"".join(e.raw for e in events if not _is_usage_chunk(e.raw))
+        piece = b"".join(e.raw for e in _events(piece) if not _is_usage_chunk(e.raw))
     if b',"usage":null' in piece:
         piece = piece.replace(b',"usage":null', b"")
     return _NULL_USAGE.sub(b"", piece) if b'"usage"' in piece else piece
+
+
+def _events(block: bytes) -> list[SSEEvent]:
+    decoder = SSEDecoder()
+    return [*decoder.feed(block), *decoder.end()]
 
 
 def _is_usage_chunk(raw: bytes) -> bool:
@@ -170,7 +174,7 @@ class BlockTap(_Reader):
                 if terminal in block:
                     self.complete = True
         if self._capture or _WORTH_READING.search(block):
-            for event in [*SSEDecoder().feed(block)]:
+            for event in _events(block):
                 if self._capture or _WORTH_READING.search(event.raw):
                     self.read(event.data)
         return _strip(block) if self._strip else block

@@ -9,7 +9,7 @@ other processes on a busy machine do not count, nor does the SDK's export thread
 measured in interleaved rounds and the best round of each is kept. Numbers: µs per request,
 and the difference to ``off``.
 
-    python bench/telemetry.py [--requests 2000] [--rounds 5] [--json results.json]
+    python bench/telemetry.py [--requests 300] [--rounds 15] [--json results.json]
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ def table(out: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     out = asyncio.run(run(args.requests, args.rounds))
