@@ -14,6 +14,7 @@ from ._callers import Principal
 from ._config import ConfigError, GatewayConfig
 from ._errors import GatewayError
 from ._middleware import AzureGatewayMiddleware
+from ._usage import UsageRecord
 
 __version__ = "0.1.0"
 
@@ -24,5 +25,6 @@ __all__ = [
     "GatewayConfig",
     "GatewayError",
     "Principal",
+    "UsageRecord",
     "__version__",
 ]

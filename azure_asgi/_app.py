@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._access import CURRENT, install_request_ids
 from ._callers import AuthorizeHook, Callers
 from ._catalog import Catalog, Target, unsupported_family
 from ._config import GatewayConfig, family_of
@@ -25,14 +26,18 @@ from ._exchange import Exchange
 from ._identity import UpstreamAuth, build_auth
 from ._inbound import read_inbound
 from ._model_list import answer_model_list
+from ._observe import Observers
 from ._relay import CallerWatch, relay, send_error
 from ._routing import RouteTable, route_segments
 from ._transport import HttpClient, make_transport
 from ._types import Receive, Scope, Send
+from ._usage import UsageHook
 from .families import ApiVersions, adapters
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["AzureGateway"]
 
@@ -55,6 +60,9 @@ class AzureGateway:
     ``PermissionError`` (403). ``http_client`` is the upstream client: an ``aiohttp``
     session, an ``httpx.AsyncClient``, or ``None`` for a session the gateway owns.
     ``credentials`` maps resource names to azure-identity async credentials.
+    ``on_usage(record)`` (sync or async) gets one :class:`UsageRecord` per routed request once
+    its answer ended; ``tracer_provider`` / ``meter_provider`` are OpenTelemetry's (default:
+    the global ones) (docs/observability.md).
     """
 
     def __init__(
@@ -64,6 +72,9 @@ class AzureGateway:
         authorize: AuthorizeHook | None = None,
         http_client: HttpClient = None,
         credentials: Mapping[str, AsyncTokenCredential] | None = None,
+        on_usage: UsageHook | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self.config = GatewayConfig.coerce(config)
         credentials = dict(credentials or {})
@@ -93,6 +104,10 @@ class AzureGateway:
         self._max_in_flight = limits.max_concurrency
         self._in_flight = 0
         self._deadlines = Deadlines(self.config.timeout_s)
+        self._observers = Observers(
+            self.config.telemetry, on_usage, tracer_provider, meter_provider
+        )
+        install_request_ids()
         self._handlers: dict[str, _Handler] = {
             "upstream": self._proxy,
             "model_list": self._model_list,
@@ -103,6 +118,7 @@ class AzureGateway:
     async def aclose(self) -> None:
         """Close the upstream connection pool and the credentials the gateway created."""
         self._deadlines.close()
+        await self._observers.aclose()
         await self._transport.aclose()
         for auth in self._auths.values():
             await auth.aclose()
@@ -144,6 +160,8 @@ class AzureGateway:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = Exchange(scope, self._deadlines.new())
+        watch = self._observers.begin(ex)
+        current = CURRENT.set(ex)
         self._in_flight += 1
         try:
             await self._handle(ex, receive, send)
@@ -166,6 +184,9 @@ class AzureGateway:
             ex.ended = time.perf_counter()
             if ex.inbound is not None:
                 ex.inbound.close()
+            if watch is not None:
+                watch.finish(ex)
+            CURRENT.reset(current)
 
     async def _handle(self, ex: Exchange, receive: Receive, send: Send) -> None:
         scope = ex.scope
@@ -236,6 +257,8 @@ class AzureGateway:
     async def _proxy(self, ex: Exchange, receive: Receive, send: Send) -> None:
         """Send the request upstream and relay the answer."""
         ex.targets = self._targets(ex)
+        if ex.watch is not None:
+            ex.watch.dispatching(ex)
         with CallerWatch(receive):
             try:
                 with ex.deadline:

@@ -49,6 +49,7 @@ __all__ = [
     "ManagedIdentityConfig",
     "ResourceConfig",
     "RetryConfig",
+    "TelemetryConfig",
     "family_of",
 ]
 
@@ -89,6 +90,16 @@ class LimitsConfig(_Model):
     #: Upstream connections open at once to each resource host (the gateway's own aiohttp
     #: pool); requests past it wait for a connection, within their deadline. None: no bound.
     upstream_connections_per_host: Annotated[int, Field(gt=0)] | None = None
+
+
+class TelemetryConfig(_Model):
+    """OpenTelemetry and content capture (docs/observability.md):
+    ``TelemetryConfig(capture_content=True)``."""
+
+    #: False: OpenTelemetry is never imported, whatever is installed.
+    enabled: bool = True
+    #: Record prompts and completions as span events (off: never any text of a request).
+    capture_content: bool = False
 
 
 class ManagedIdentityConfig(_Model):
@@ -299,6 +310,7 @@ class GatewayConfig(_Model):
     resources: tuple[ResourceConfig, ...]
     clients: ClientsConfig = ClientsConfig()
     direct_keys: DirectKeysConfig = DirectKeysConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
 
     @field_validator("resources")
     @classmethod

@@ -20,11 +20,12 @@ if TYPE_CHECKING:
     from ._catalog import Target
     from ._deadlines import Deadline
     from ._inbound import Inbound
+    from ._observe import Watch
     from ._operations import Operation
     from ._routing import RouteMatch
     from ._types import Scope
 
-__all__ = ["Attempt", "Exchange"]
+__all__ = ["Attempt", "Exchange", "upstream_headers"]
 
 
 @dataclass(slots=True)
@@ -50,6 +51,7 @@ class Exchange:
         "attempts",
         "deadline",
         "ended",
+        "error_code",
         "extra",
         "first_byte",
         "headers",
@@ -62,6 +64,7 @@ class Exchange:
         "target",
         "targets",
         "usage",
+        "watch",
     )
 
     def __init__(self, scope: Scope, deadline: Deadline) -> None:
@@ -86,6 +89,10 @@ class Exchange:
         self.usage: dict[str, Any] | None = None
         #: ``extra_fields`` of the answer (contract: provider, request_type, model...).
         self.extra: dict[str, Any] = {"provider": "azure"}
+        #: The gateway error code the caller got (``upstream_unreachable``...), if any.
+        self.error_code: str | None = None
+        #: This request's observers, or None when nothing observes it (docs/observability.md).
+        self.watch: Watch | None = None
         self._request_id: str | None = None
         #: The API the caller speaks, which shapes its errors: ``openai`` or ``anthropic``
         #: (the ``/anthropic`` routes), known from the path before routing.
@@ -116,3 +123,12 @@ class Exchange:
         self.target = target
         self.extra["model_deployment"] = target.deployment
         self.extra["resource"] = target.resource.name
+
+
+def upstream_headers(ex: Exchange) -> list[tuple[str, str]]:
+    """Headers every upstream attempt carries, whatever its family: the request id as
+    ``x-ms-client-request-id`` (Azure logs it), and the attempt's W3C trace context."""
+    headers = [("x-ms-client-request-id", ex.request_id)]
+    if ex.watch is not None:
+        ex.watch.attempt(ex, headers)
+    return headers

@@ -10,7 +10,7 @@ from typing import Any
 from . import _json
 from ._catalog import Catalog, Resource, Target
 from ._exchange import Exchange
-from ._relay import send_json
+from ._relay import answer_headers, send_json
 from ._transport import Transport
 from ._types import Send
 from .families import OpenAIAdapter
@@ -129,5 +129,6 @@ async def answer_model_list(
     ex.extra["latency_ms"] = ex.latency_ms()
     body = listing["data"][0] if alias is not None else listing
     ex.status = 200
-    await send_json(send, 200, _json.dumps({**body, "extra_fields": ex.extra}))
+    out = _json.dumps({**body, "extra_fields": ex.extra})
+    await send_json(send, 200, out, answer_headers(ex))
     return True

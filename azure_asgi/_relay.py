@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ._dispatch import Answer, Outcome
@@ -31,6 +32,7 @@ from .families import Adapter, StreamTranslator
 __all__ = [
     "WATCH_AFTER_S",
     "CallerWatch",
+    "answer_headers",
     "pass_headers",
     "relay",
     "send_error",
@@ -44,8 +46,8 @@ _PASS_EXACT = frozenset(
     {
         b"retry-after",
         b"retry-after-ms",
+        # Azure's own id for the call; ``x-request-id`` is the gateway's (answer_headers).
         b"apim-request-id",
-        b"x-request-id",
         b"x-ms-region",
         b"x-ms-client-request-id",
         b"openai-processing-ms",
@@ -65,6 +67,15 @@ def pass_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
     return [(k, v) for k, v in headers if k in _PASS_EXACT or k.startswith(b"x-ratelimit-")]
 
 
+def answer_headers(
+    ex: Exchange, upstream: list[tuple[bytes, bytes]] | None = None
+) -> list[tuple[bytes, bytes]]:
+    """Headers of every answer: the upstream's that clients act on, and the request id."""
+    headers = pass_headers(upstream) if upstream else []
+    headers.append((b"x-request-id", ex.request_id.encode()))
+    return headers
+
+
 async def send_json(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
@@ -78,6 +89,7 @@ async def send_json(
 async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
     """The gateway's own error, in the contract's one shape."""
     ex.status = error.status
+    ex.error_code = error.code
     body = error_body(
         error.error_object(ex.api),
         error.status,
@@ -87,7 +99,7 @@ async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
         api=ex.api,
     )
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
-    await send_json(send, error.status, body, headers)
+    await send_json(send, error.status, body, answer_headers(ex) + headers)
 
 
 async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
@@ -103,9 +115,11 @@ async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
             await _upstream_error(ex, outcome, adapter, send)
         elif outcome.kind == "json":
             ex.extra["latency_ms"] = ex.latency_ms()
+            if ex.watch is not None:
+                ex.watch.answer(outcome.body)
             body = adapter.answer(ex, outcome.target, outcome.body)
             ex.status = outcome.status
-            await send_json(send, outcome.status, body, pass_headers(outcome.headers))
+            await send_json(send, outcome.status, body, answer_headers(ex, outcome.headers))
         elif outcome.kind == "sse":
             await _stream(ex, outcome, adapter, send)
         else:
@@ -125,15 +139,21 @@ async def _upstream_error(ex: Exchange, answer: Answer, adapter: Adapter, send: 
         event_id=ex.request_id,
         api=ex.api,
     )
-    await send_json(send, answer.status, out, pass_headers(answer.headers))
+    await send_json(send, answer.status, out, answer_headers(ex, answer.headers))
 
 
 async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) -> None:
     ex.status = answer.status
-    headers = _SSE_HEADERS + pass_headers(answer.headers)
+    headers = _SSE_HEADERS + answer_headers(ex, answer.headers)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     translator = adapter.translator(ex, answer.target)
-    pump = _Translated(translator) if translator is not None else _Passed(adapter.terminals(ex))
+    watch = ex.watch
+    pump: _Translated | _Passed
+    if translator is not None:
+        pump = _Translated(translator if watch is None else watch.stream(translator))
+    else:
+        terminals = adapter.terminals(ex)
+        pump = _Passed(terminals, None if watch is None else watch.blocks(terminals))
     failure: GatewayError | None = None
     try:
         try:
@@ -177,10 +197,14 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
 class _Passed:
     """Relays the upstream's bytes up to the last whole event of each chunk, untouched."""
 
-    __slots__ = ("_terminals", "last")
+    __slots__ = ("_tap", "_terminals", "last")
 
-    def __init__(self, terminals: tuple[bytes, ...]) -> None:
+    def __init__(
+        self, terminals: tuple[bytes, ...], tap: Callable[[bytes], bytes] | None = None
+    ) -> None:
         self._terminals = terminals
+        #: An observer's look at each block (docs/observability.md), returning what to send.
+        self._tap = tap
         #: The last block relayed: whether the stream is complete is read from it, once, when
         #: the stream ends or fails (not per chunk).
         self.last = b""
@@ -207,6 +231,10 @@ class _Passed:
             await self._send(ex, send, buf.rstrip(b"\r\n") + b"\n\n")
 
     async def _send(self, ex: Exchange, send: Send, out: bytes) -> None:
+        if self._tap is not None:
+            out = self._tap(out)
+            if not out:
+                return
         self.last = out
         await _send_part(ex, send, out)
 
@@ -263,7 +291,7 @@ async def _bytes(ex: Exchange, answer: Answer, send: Send) -> None:
     """Relay a binary or text body (audio, file content, video) chunk by chunk."""
     assert answer.response is not None
     headers = [(k, v) for k, v in answer.headers if k in _BINARY_PASS]
-    headers += pass_headers(answer.headers)
+    headers += answer_headers(ex, answer.headers)
     started = False
     try:
         with ex.deadline:
@@ -300,6 +328,8 @@ async def _end_stream(
     envelope, which the openai SDK raises on; ``event: error`` on the ``/anthropic`` routes, as
     the Anthropic SDK expects."""
     ex.status = status
+    code = error.get("code") or error.get("type")
+    ex.error_code = str(code) if code is not None else None
     body = error_body(
         error,
         status,

@@ -211,7 +211,8 @@ def test_unknown_top_level_key_is_shown_by_position_with_allowed_fields() -> Non
     exc = error_of(config(timeout=5))
     assert str(exc) == (
         "config: an unknown key (the 2nd key of config; allowed: api_version, api_versions, "
-        "timeout_s, retries, limits, default_resource, resources, clients, direct_keys)"
+        "timeout_s, retries, limits, default_resource, resources, clients, direct_keys, "
+        "telemetry)"
     )
     assert exc.field == "config"
 

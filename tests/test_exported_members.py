@@ -10,6 +10,7 @@ PUBLIC = {
     "GatewayConfig",
     "GatewayError",
     "Principal",
+    "UsageRecord",
     "__version__",
 }
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .. import _json
+from .._exchange import Exchange, upstream_headers
 from .._ids import tag_ids
 from .._sse import SSEEvent, encode_event
 from .._transport import UpstreamRequest
 
 if TYPE_CHECKING:
     from .._catalog import Resource, Target
-    from .._exchange import Exchange
     from .._inbound import Inbound
     from .._multipart import Upload
     from .._operations import Operation
@@ -37,9 +37,8 @@ __all__ = [
 
 _USER_AGENT = ("user-agent", "azure-asgi")
 _JSON = ("content-type", "application/json")
-#: Caller headers the upstream may see: an allow-list, so a caller's credentials and cookies
-#: never travel upstream whatever they are called.
-_FORWARD = (b"x-ms-client-request-id",)
+# No caller header travels upstream (its credentials and cookies must not, whatever they are
+# called); the request id goes as the gateway's own (_exchange.upstream_headers).
 #: Throttling, timeouts and server-side failures.
 _RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -129,13 +128,7 @@ class OpenAIAdapter:
         call = ex.inbound
         assert call is not None
         url, model_in_body = self.url(call, target)
-        headers = [_USER_AGENT, auth]
-        for name in _FORWARD:
-            value = ex.headers.get(name)
-            # Ids only: a value that is not a plain ASCII token stays behind, as it could not
-            # be sent as a header by every client anyway.
-            if value is not None and value.isascii() and value.decode().isprintable():
-                headers.append((name.decode(), value.decode()))
+        headers = [_USER_AGENT, auth, *upstream_headers(ex)]
         deployment = target.deployment or None if model_in_body else None
         body: bytes | StreamedBody | None = None
         if call.upload is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ... import _json
 from ..._errors import GatewayError, anthropic_type
+from ..._exchange import Exchange, upstream_headers
 from ..._transport import UpstreamRequest
 from ..openai import splice_extra_fields
 from ._chat import ChatStream, chat_to_messages, messages_to_chat
@@ -21,7 +22,6 @@ from ._responses import ResponsesStream, messages_to_response, responses_to_mess
 
 if TYPE_CHECKING:
     from ..._catalog import Target
-    from ..._exchange import Exchange
     from .._adapter import StreamTranslator
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicAdapter"]
@@ -30,9 +30,10 @@ __all__ = ["ANTHROPIC_VERSION", "AnthropicAdapter"]
 ANTHROPIC_VERSION = "2023-06-01"
 _USER_AGENT = ("user-agent", "azure-asgi")
 _JSON = ("content-type", "application/json")
-#: Caller headers the upstream may see (an allow-list, as for the OpenAI family): the API
-#: version and beta flags the caller chose, and its request id.
-_FORWARD = (b"anthropic-beta", b"x-ms-client-request-id")
+#: Caller headers the upstream may see (an allow-list, as for the OpenAI family): the beta
+#: flags the caller chose (its version is read separately, with a default). The request id and
+#: trace context are the gateway's own (``_exchange.upstream_headers``).
+_FORWARD = (b"anthropic-beta",)
 #: Throttling, timeouts, server failures, and Anthropic's 529 ``overloaded_error``.
 _RETRYABLE = frozenset({408, 429, 500, 502, 503, 504, 529})
 _STOP = (b"message_stop",)
@@ -68,6 +69,7 @@ class AnthropicAdapter:
             auth,
             _JSON,
             ("anthropic-version", (_token(version) if version else None) or ANTHROPIC_VERSION),
+            *upstream_headers(ex),
         ]
         for name in _FORWARD:
             value = ex.headers.get(name)
