@@ -29,6 +29,7 @@ from typing import Any, TypeGuard
 from ... import _json
 from ..._errors import GatewayError
 from ..._sse import SSEEvent, encode_event
+from ._common import error_status
 
 __all__ = ["ResponsesStream", "messages_to_response", "responses_to_messages"]
 
@@ -871,18 +872,6 @@ def messages_to_response(
 
 # --- the stream --------------------------------------------------------------------------
 
-#: Anthropic error type -> the HTTP status its JSON answer would have had.
-_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
-
 
 class _Message:
     """An open ``message`` output item: text blocks in a row extend it."""
@@ -1207,5 +1196,5 @@ class ResponsesStream:
         message = error.get("message")
         if not isinstance(message, str) or not message:
             message = f"Claude's stream failed ({kind})."
-        status = _ERROR_STATUS.get(kind, 502)
+        status = error_status(kind)
         self.failure = (status, {"message": message, "type": kind, "code": kind, "param": None})
