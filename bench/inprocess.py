@@ -8,7 +8,9 @@ URL and header building, the relay and ``extra_fields``.
 - non-streaming chat: µs per request (median, p99), direct and through the gateway;
 - 30-event stream: µs per whole stream, and µs per relayed chunk: the interval between two
   consecutive chunks as the caller sees them (the gateway's ``send``), against the interval
-  between two chunks read from the upstream directly.
+  between two chunks read from the upstream directly;
+- the same words from a Claude deployment (a Messages stream), translated to chat chunks: what
+  translation costs against the pass-through stream, both through the gateway.
 
     python bench/inprocess.py [--requests 5000] [--json results.json]
 """
@@ -40,17 +42,19 @@ CHAT, _ = payloads.canned()
 EVENTS = payloads.sse_events()
 JSON_HEADERS = {"content-type": "application/json", **payloads.AZURE_HEADERS}
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", **payloads.AZURE_HEADERS}
-CLAUDE_PLACEHOLDER = "Claude translation: not implemented yet"
+CLAUDE_EVENTS = payloads.claude_events()
 
 
-async def _events() -> AsyncIterator[bytes]:
-    for event in EVENTS:
+async def _events(events: list[bytes]) -> AsyncIterator[bytes]:
+    for event in events:
         yield event
 
 
 def handler(request: httpx.Request) -> httpx.Response:
+    if request.url.raw_path.startswith(payloads.MESSAGES_PATH.encode()):
+        return httpx.Response(200, headers=SSE_HEADERS, content=_events(CLAUDE_EVENTS))
     if b"/bench-stream/" in request.url.raw_path:
-        return httpx.Response(200, headers=SSE_HEADERS, content=_events())
+        return httpx.Response(200, headers=SSE_HEADERS, content=_events(EVENTS))
     return httpx.Response(200, headers=JSON_HEADERS, content=CHAT)
 
 
@@ -64,6 +68,10 @@ def config() -> dict[str, Any]:
                 "deployments": {
                     payloads.JSON_DEPLOYMENT: payloads.JSON_DEPLOYMENT,
                     payloads.STREAM_DEPLOYMENT: payloads.STREAM_DEPLOYMENT,
+                    payloads.CLAUDE_DEPLOYMENT: {
+                        "deployment": payloads.CLAUDE_DEPLOYMENT,
+                        "family": "anthropic",
+                    },
                 },
             }
         ],
@@ -100,7 +108,8 @@ class Call:
     def __init__(self, deployment: str, *, stream: bool) -> None:
         self.body = payloads.request_body(deployment, stream=stream)
         self.scope = scope(deployment, self.body)
-        self.url = UPSTREAM + payloads.path(deployment)
+        claude = deployment == payloads.CLAUDE_DEPLOYMENT
+        self.url = UPSTREAM + (payloads.MESSAGES_PATH if claude else payloads.path(deployment))
         self.headers = {"api-key": payloads.UPSTREAM_KEY, "content-type": "application/json"}
         #: perf_counter_ns() of every body chunk of the last call, as its caller saw them.
         self.chunks: list[int] = []
@@ -172,11 +181,12 @@ async def run(n: int) -> dict[str, Any]:
     for name, deployment, stream in (
         ("json", payloads.JSON_DEPLOYMENT, False),
         ("stream", payloads.STREAM_DEPLOYMENT, True),
+        ("claude", payloads.CLAUDE_DEPLOYMENT, True),
     ):
         call = Call(deployment, stream=stream)
         direct, direct_chunks = await measure(call.direct, client, call, n)
         through, through_chunks = await measure(call.gateway, gateway, call, n)
-        if stream:
+        if name == "stream":
             assert len(call.chunks) == len(EVENTS), f"relayed {len(call.chunks)} chunks"
         out[name] = {
             "direct": summary(direct),
@@ -186,7 +196,7 @@ async def run(n: int) -> dict[str, Any]:
         }
     await gateway.aclose()
     await client.aclose()
-    for key in ("json", "stream"):
+    for key in ("json", "stream", "claude"):
         block = out[key]
         block["added"] = {
             m: round(block["gateway"][m] - block["direct"][m], 2) for m in ("median", "p99")
@@ -195,16 +205,25 @@ async def run(n: int) -> dict[str, Any]:
             m: round(block["gateway_chunk"][m] - block["direct_chunk"][m], 2)
             for m in ("median", "p99")
         }
-    out["claude"] = CLAUDE_PLACEHOLDER
+    # Translation's own cost: the Claude stream against the pass-through GPT stream of the same
+    # words, both through the gateway.
+    claude, gpt = out["claude"], out["stream"]
+    out["claude_events"] = len(CLAUDE_EVENTS)
+    out["claude_vs_stream"] = {
+        "per_stream": round(claude["gateway"]["median"] - gpt["gateway"]["median"], 2),
+        "per_chunk": round(claude["gateway_chunk"]["median"] - gpt["gateway_chunk"]["median"], 2),
+    }
     return out
 
 
 def table(out: dict[str, Any]) -> str:
-    j, s = out["json"], out["stream"]
+    j, s, c = out["json"], out["stream"], out["claude"]
     rows = [
         ("non-streaming chat, per request", j["direct"], j["gateway"], j["added"]),
         (f"{out['stream_events']}-event stream, per stream", s["direct"], s["gateway"], s["added"]),
         ("stream, per relayed chunk", s["direct_chunk"], s["gateway_chunk"], s["added_chunk"]),
+        ("Claude stream translated, per stream", c["direct"], c["gateway"], c["added"]),
+        ("Claude stream, per chunk", c["direct_chunk"], c["gateway_chunk"], c["added_chunk"]),
     ]
     lines = [
         f"in-process, {out['requests']} requests each, µs (median / p99)",
@@ -213,7 +232,11 @@ def table(out: dict[str, Any]) -> str:
     for label, d, g, a in rows:
         cells = [f"{x['median']:.1f} / {x['p99']:.1f}" for x in (d, g, a)]
         lines.append(f"{label:<34}" + "".join(f"{c:>18}" for c in cells))
-    lines.append(f"{out['claude']:<34}{'—':>18}{'—':>18}{'—':>18}")
+    vs = out["claude_vs_stream"]
+    lines.append(
+        f"translation vs pass-through (through the gateway): +{vs['per_stream']:.1f} µs per "
+        f"stream, +{vs['per_chunk']:.1f} µs per chunk"
+    )
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ import procs
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "wrk.lua"
 MODES = ("json", "stream")
+#: ``claude``: a streaming chat call on a Claude alias, translated from the Messages API.
 #: ``azure``: ``AzureOpenAI``'s deployments route with ``api-key`` (what the floors serve);
 #: ``unified``: ``OpenAI``'s ``/v1/chat/completions`` with an alias and ``Authorization: Bearer``.
 ROUTES = ("azure", "unified")
@@ -32,7 +33,7 @@ ROUTES = ("azure", "unified")
 class Result:
     target: str  # "nginx direct", "aiohttp floor", "httpx floor", "gateway"
     server: str  # "nginx", "uvicorn", "granian"
-    mode: str  # "json" (non-streaming) or "stream" (30-event SSE)
+    mode: str  # "json" (non-streaming), "stream" (30-event SSE), "claude" (translated stream)
     connections: int
     requests: int
     duration_s: float
@@ -63,12 +64,14 @@ def wrk_binary() -> str:
 
 
 def body_file(results: Path, mode: str, route: str = "azure") -> Path:
-    if route == "unified":
+    if mode == "claude":
+        model = payloads.CLAUDE_ALIAS
+    elif route == "unified":
         model = payloads.JSON_ALIAS if mode == "json" else payloads.STREAM_ALIAS
     else:
         model = payloads.JSON_DEPLOYMENT if mode == "json" else payloads.STREAM_DEPLOYMENT
     path = results / f"body-{route}-{mode}.json"
-    path.write_bytes(payloads.request_body(model, stream=mode == "stream"))
+    path.write_bytes(payloads.request_body(model, stream=mode != "json"))
     return path
 
 
@@ -143,10 +146,11 @@ def measure(
     key: str = payloads.CLIENT_KEY,
     log: list[Result] | None = None,
     route: str = "azure",
+    modes: tuple[str, ...] = MODES,
 ) -> list[Result]:
     """Warm up, then one wrk run per mode and connection count against ``port``."""
     out = []
-    for mode in MODES:
+    for mode in modes:
         body = body_file(results, mode, route)
         target_url = url(port, mode, route)
         wrk(target_url, body, max(connections), 1, key=key, route=route)  # warm-up

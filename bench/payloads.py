@@ -27,6 +27,10 @@ STREAM_EVENTS = 30
 UNIFIED_PATH = "/v1/chat/completions"
 JSON_ALIAS = "gpt-4o"
 STREAM_ALIAS = "gpt-4o-stream"
+#: A Claude deployment: the same 26 words as a Messages stream, translated to chat chunks.
+CLAUDE_DEPLOYMENT = "bench-claude"
+CLAUDE_ALIAS = "claude-stream"
+MESSAGES_PATH = "/anthropic/v1/messages"
 CLIENT_KEY = "bench-client-key"
 UPSTREAM_KEY = "bench-upstream-key"
 
@@ -107,6 +111,35 @@ def canned() -> tuple[bytes, bytes]:
     events = [e for e in sse.split(b"\n\n") if e.strip()]
     assert len(events) == STREAM_EVENTS, len(events)
     return chat, sse
+
+
+@functools.cache
+def canned_claude() -> bytes:
+    """The Messages API stream (``event:`` + ``data:``) a Claude deployment answers the same
+    prompt with, as the emulator renders it: one ``text_delta`` per word."""
+
+    async def fetch() -> bytes:
+        transport = httpx.ASGITransport(app=AzureEmulator(api_keys=None))
+        async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+            body = {
+                "model": CLAUDE_DEPLOYMENT,
+                "max_tokens": 256,
+                "system": [{"type": "text", "text": SYSTEM}],
+                "messages": [{"role": "user", "content": [{"type": "text", "text": PROMPT}]}],
+                "stream": True,
+            }
+            resp = await client.post(
+                MESSAGES_PATH, json=body, headers={"anthropic-version": "2023-06-01"}
+            )
+        resp.raise_for_status()
+        return resp.content
+
+    return asyncio.run(fetch())
+
+
+def claude_events() -> list[bytes]:
+    """The canned Messages stream as separate events, each with its blank line."""
+    return [e + b"\n\n" for e in canned_claude().split(b"\n\n") if e.strip()]
 
 
 def sse_events() -> list[bytes]:

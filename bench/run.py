@@ -153,12 +153,13 @@ def gateway_config(path: Path, upstream: str, slow: str | None = None) -> Path:
     deployments = {d: d for d in (payloads.JSON_DEPLOYMENT, payloads.STREAM_DEPLOYMENT)}
     deployments[payloads.JSON_ALIAS] = payloads.JSON_DEPLOYMENT
     deployments[payloads.STREAM_ALIAS] = payloads.STREAM_DEPLOYMENT
+    claude = {"deployment": payloads.CLAUDE_DEPLOYMENT, "family": "anthropic"}
     resources: list[dict[str, Any]] = [
         {
             "name": "canned",
             "endpoint": upstream,
             "auth": {"api_key": payloads.UPSTREAM_KEY},
-            "deployments": deployments,
+            "deployments": {**deployments, payloads.CLAUDE_ALIAS: claude},
         }
     ]
     if slow:
@@ -193,6 +194,10 @@ def run_inprocess(results: Path, n: int) -> dict[str, Any]:
     return data
 
 
+#: The gateway is also measured translating a Claude stream (same words, same route).
+GATEWAY_MODES = (*loopback.MODES, "claude")
+
+
 def run_loopback(
     args: argparse.Namespace, results: Path, up: upstreams.Upstream, data: dict[str, Any]
 ) -> None:
@@ -223,7 +228,9 @@ def run_loopback(
             # alias, a Bearer key); the floors forward the deployments route they are given.
             port = procs.free_port()
             with server(serve_argv(config, name, port), port, log) as pid:
-                loopback.measure("gateway", name, pid, port, results, route="unified", **kw)
+                loopback.measure(
+                    "gateway", name, pid, port, results, route="unified", modes=GATEWAY_MODES, **kw
+                )
     data["loopback_runs"] = [r.to_json() for r in runs]
     data["loopback"] = [r.to_json() for r in loopback.combine(runs)]
 

@@ -739,7 +739,8 @@ class ChatStream:
         )
 
     def _delta(self, delta: bytes) -> bytes:
-        return encode_event(self._head + delta + _NO_FINISH)
+        # Compact JSON never holds a raw line break, so it is one ``data:`` line as it is.
+        return b"data: " + self._head + delta + _NO_FINISH + b"\n\n"
 
     def _content(self, text: str) -> bytes:
         return self._delta(b'{"content":' + _json.dumps(text) + b"}")
@@ -818,7 +819,7 @@ class ChatStream:
             return None
         if not literal:
             return []
-        return [encode_event(self._head + b'{"content":"' + literal.encode() + b'"}' + _NO_FINISH)]
+        return [self._delta(b'{"content":"' + literal.encode() + b'"}')]
 
     def _block_start(self, data: dict[str, Any]) -> list[bytes]:
         out = self._start()
