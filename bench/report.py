@@ -100,6 +100,21 @@ def targets(data: dict[str, Any], server: str) -> list[dict[str, Any]]:
             None if r is None else r <= 1.5,
             detail,
         )
+    gpt = find(runs, "gateway", server, "stream", top)
+    claude = find(runs, "gateway", server, "claude", top)
+    r = _ratio(claude and claude["rps"], gpt and gpt["rps"])
+    add(
+        f"req/s at {top} connections, Claude stream translated",
+        r,
+        "≥ 0.80 x the pass-through GPT stream",
+        None if r is None else r >= 0.8,
+        (
+            f"{claude['rps']:.0f} vs {gpt['rps']:.0f} req/s; "
+            f"{claude['cpu_us_per_request']:.0f} vs {gpt['cpu_us_per_request']:.0f} µs CPU/req"
+            if claude and gpt
+            else "not measured"
+        ),
+    )
     inp = data.get("inprocess")
     if inp:
         added = inp["json"]["added"]["median"]
@@ -170,7 +185,7 @@ def loopback_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
             [
                 LABELS.get(r["target"], r["target"]),
                 r["server"],
-                "stream" if r["mode"] == "stream" else "json",
+                {"stream": "stream", "claude": "Claude stream"}.get(r["mode"], "json"),
                 str(r["connections"]),
                 f"{r['rps']:,.0f}",
                 f"{lat['50'] / 1000:.2f}",
@@ -210,7 +225,7 @@ def md_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def inprocess_rows(inp: dict[str, Any]) -> list[list[str]]:
-    j, s = inp["json"], inp["stream"]
+    j, s, c = inp["json"], inp["stream"], inp["claude"]
 
     def cell(x: dict[str, float]) -> str:
         return f"{x['median']:.1f} / {x['p99']:.1f}"
@@ -236,7 +251,25 @@ def inprocess_rows(inp: dict[str, Any]) -> list[list[str]]:
             cell(s["added_chunk"]),
         ],
         ["stream, per chunk amortised (stream - request) / events", "", "", f"{amortised:.1f}"],
-        [inp["claude"], "—", "—", "—"],
+        [
+            f"Claude {inp['claude_events']}-event stream translated, per stream",
+            cell(c["direct"]),
+            cell(c["gateway"]),
+            cell(c["added"]),
+        ],
+        [
+            "Claude stream, per translated chunk",
+            cell(c["direct_chunk"]),
+            cell(c["gateway_chunk"]),
+            cell(c["added_chunk"]),
+        ],
+        [
+            "translation vs the pass-through stream",
+            "",
+            "",
+            f"+{inp['claude_vs_stream']['per_stream']:.1f} per stream, "
+            f"+{inp['claude_vs_stream']['per_chunk']:.1f} per chunk",
+        ],
     ]
 
 
