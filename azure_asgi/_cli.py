@@ -314,13 +314,13 @@ def demo_banner(base: str, config: dict[str, Any]) -> str:
             "",
             "Claude (Anthropic Messages):",
             "",
-            f"  curl {base}/anthropic/v1/messages -H 'api-key: {DEMO_KEY}' "
+            f"  curl {base}/anthropic/v1/messages -H 'x-api-key: {DEMO_KEY}' "
             "-H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' "
             f"-d '{_CLAUDE_BODY}'",
             "",
             '  # streaming: add "stream": true to a body and -N to curl',
             "",
-            "Python:",
+            "Python (Claude too: model='claude-sonnet', translated to its Messages API):",
             "",
             "  from openai import OpenAI",
             f"  client = OpenAI(base_url='{base}/v1', api_key='{DEMO_KEY}')",

@@ -201,16 +201,34 @@ def test_demo_prints_aliases_a_curl_line_per_family_and_a_python_snippet() -> No
                 json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
                 headers={"api-key": "demo-key"},
             )
+            claude = client.post(
+                f"http://127.0.0.1:{port}/anthropic/v1/messages",
+                json={
+                    "model": "claude-sonnet",
+                    "max_tokens": 64,
+                    "messages": [{"role": "user", "content": "hi claude"}],
+                },
+                headers={"x-api-key": "demo-key", "anthropic-version": "2023-06-01"},
+            )
+            translated = client.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                json={"model": "claude-sonnet", "messages": [{"role": "user", "content": "hey"}]},
+                headers={"api-key": "demo-key"},
+            )
         proc.send_signal(signal.SIGINT)
         code = proc.wait(15)
         printed = proc.stdout.read() if proc.stdout else ""
     assert resp.status_code == 200
+    assert claude.status_code == 200 and claude.json()["type"] == "message"
+    assert "hi claude" in claude.json()["content"][0]["text"]
+    assert translated.status_code == 200
+    assert "hey" in translated.json()["choices"][0]["message"]["content"]
     base = f"http://127.0.0.1:{port}"
     for alias in ("gpt-4o", "text-embedding-3-small", "claude-sonnet"):
         assert any(line.split()[:1] == [alias] for line in printed.splitlines()), alias
     assert "claude-sonnet           (anthropic)" in printed
     assert f"curl {base}/v1/chat/completions -H 'api-key: demo-key'" in printed
-    assert f"curl {base}/anthropic/v1/messages -H 'api-key: demo-key'" in printed
+    assert f"curl {base}/anthropic/v1/messages -H 'x-api-key: demo-key'" in printed
     assert "anthropic-version: 2023-06-01" in printed and '"model": "claude-sonnet"' in printed
     assert f"client = OpenAI(base_url='{base}/v1', api_key='demo-key')" in printed
     # One server, on the gateway's port: no other address is printed or logged, and the
