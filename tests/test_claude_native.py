@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -35,6 +37,26 @@ ASK = {
     "max_tokens": 200,
     "messages": [{"role": "user", "content": "hello from claude land"}],
 }
+
+
+#: A Messages stream's first event, for scripted upstreams.
+MESSAGE_START = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
+    b'"message","role":"assistant","model":"my-claude","content":[],"stop_reason":null,'
+    b'"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+)
+
+
+@contextlib.asynccontextmanager
+async def claude_on_loopback(chunk_delay_s: float) -> AsyncIterator[str]:
+    """The gateway's URL on a loopback port, in front of a paced emulator on loopback too."""
+    emulator = AzureEmulator(api_keys=(EMULATOR_KEY,), chunk_delay_s=chunk_delay_s)
+    async with (
+        serve(emulator) as upstream_url,
+        AzureGateway(claude_config(upstream_url)) as gw,
+        serve(gw) as url,
+    ):
+        yield url
 
 
 def claude_config(endpoint: str = "http://emulator", **overrides: Any) -> dict[str, Any]:
@@ -186,13 +208,8 @@ async def test_stream_bytes_pass_through_untouched() -> None:
 
 
 async def test_slow_stream_reaches_the_client_before_the_upstream_finishes() -> None:
-    emulator = AzureEmulator(api_keys=(EMULATOR_KEY,), chunk_delay_s=0.05)
     long_ask = {**ASK, "messages": [{"role": "user", "content": " ".join(["word"] * 30)}]}
-    async with (
-        serve(emulator) as upstream_url,
-        AzureGateway(claude_config(upstream_url)) as gw,
-        serve(gw) as url,
-    ):
+    async with claude_on_loopback(0.05) as url:
         client = anthropic.AsyncAnthropic(base_url=f"{url}/anthropic", api_key=CLIENT_KEY)
         started = time.perf_counter()
         arrivals = []
@@ -281,11 +298,7 @@ async def test_upstream_errors_keep_anthropic_shape_and_529_is_retried(kind: str
 
 
 async def test_sdk_raises_on_a_stream_that_breaks_with_an_error_event() -> None:
-    start = (
-        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
-        b'"message","role":"assistant","model":"my-claude","content":[],"stop_reason":null,'
-        b'"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
-    )
+    start = MESSAGE_START
     upstream = Scripted(sse_step(start, cut=True))
     async with (
         scripted_upstream("aiohttp", upstream) as (url, client),

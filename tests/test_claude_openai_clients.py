@@ -24,12 +24,11 @@ from .conftest import (
     caller,
     emulator_gateway,
     scripted_upstream,
-    serve,
     serve_in_thread,
     sse_json,
     sse_step,
 )
-from .test_claude_native import claude_config
+from .test_claude_native import MESSAGE_START, claude_config, claude_on_loopback
 
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
@@ -420,11 +419,7 @@ async def test_an_overloaded_claude_error_keeps_its_status_and_type(
 
 
 async def test_an_error_event_mid_stream_is_raised_by_the_sdk_never_done() -> None:
-    start = (
-        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
-        b'"message","role":"assistant","model":"my-claude","content":[],"stop_reason":null,'
-        b'"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
-    )
+    start = MESSAGE_START
     error = (
         b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
         b'"message":"Overloaded"}}\n\n'
@@ -476,13 +471,8 @@ async def test_claude_falls_back_to_gpt_and_gpt_to_claude(emulator: AzureEmulato
 
 
 async def test_a_slow_translated_stream_arrives_chunk_by_chunk_over_loopback() -> None:
-    emulator = AzureEmulator(api_keys=(EMULATOR_KEY,), chunk_delay_s=0.05)
     words = " ".join(f"w{i}" for i in range(20))
-    async with (
-        serve(emulator) as upstream_url,
-        AzureGateway(claude_config(upstream_url)) as gw,
-        serve(gw) as url,
-    ):
+    async with claude_on_loopback(0.05) as url:
         client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY)
         started = time.perf_counter()
         arrivals = []
