@@ -24,6 +24,7 @@ from langchain_core.tools import tool
 from langchain_openai import AzureChatOpenAI
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent as PydanticAgent
+from pydantic_ai import NativeOutput
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from azure_asgi import AzureGateway
@@ -34,6 +35,8 @@ from .conftest import API_VERSION, CLIENT_KEY, emulator_gateway, make_config
 CLAUDE = {"deployment": "my-claude", "family": "anthropic"}
 ALIASES = ["gpt-4o", "claude-sonnet"]
 PROMPT = "get weather in Paris"
+# The forced tool the chat translation gives Claude for a json_schema response_format.
+JSON_TOOL = "azure_asgi_json_response"
 
 
 class Weather(BaseModel):
@@ -97,8 +100,9 @@ def openai_client(gateway: AzureGateway) -> openai.AsyncOpenAI:
     )
 
 
-def langchain_llm(gateway: AzureGateway, alias: str) -> AzureChatOpenAI:
+def langchain_llm(gateway: AzureGateway, alias: str, *, stream: bool = False) -> AzureChatOpenAI:
     return AzureChatOpenAI(
+        streaming=stream,
         azure_deployment=alias,
         azure_endpoint="http://gateway",
         api_key=CLIENT_KEY,  # type: ignore[arg-type]
@@ -146,10 +150,13 @@ def upstream_path(alias: str) -> str:
     return "/anthropic/v1/messages" if alias.startswith("claude") else "/openai/"
 
 
-def assert_tool_loop(emulator: AzureEmulator, alias: str, calls: Calls) -> None:
+def assert_tool_loop(
+    emulator: AzureEmulator, alias: str, calls: Calls, *, stream: bool = False
+) -> None:
     """The framework ran the tool once with schema-valid arguments, and sent its result back."""
     bodies = [r.json for r in emulator.requests]
     assert len(bodies) >= 2
+    assert all(bool(b.get("stream")) is stream for b in bodies)
     assert all(upstream_path(alias) in r.path for r in emulator.requests)
     schema = tools_sent(bodies[0])["get_weather"]
     assert set(schema["required"]) >= {"city", "unit", "days", "tags"}
@@ -169,13 +176,16 @@ def assert_weather(value: object) -> Weather:
 
 # -- langchain-openai -------------------------------------------------------------------------
 
+STREAM = pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 
+
+@STREAM
 @pytest.mark.parametrize("alias", ALIASES)
 async def test_langchain_bind_tools_loop(
-    gateway: AzureGateway, emulator: AzureEmulator, calls: Calls, alias: str
+    gateway: AzureGateway, emulator: AzureEmulator, calls: Calls, alias: str, stream: bool
 ) -> None:
     get_weather = tool(weather_tool(calls))
-    bound = langchain_llm(gateway, alias).bind_tools([get_weather])
+    bound = langchain_llm(gateway, alias, stream=stream).bind_tools([get_weather])
     messages: list[Any] = [HumanMessage(PROMPT)]
 
     first = await bound.ainvoke(messages)
@@ -188,7 +198,7 @@ async def test_langchain_bind_tools_loop(
     assert isinstance(final, AIMessage)
     assert final.tool_calls == []
     assert final.content == RESULT
-    assert_tool_loop(emulator, alias, calls)
+    assert_tool_loop(emulator, alias, calls, stream=stream)
 
 
 @pytest.mark.parametrize("alias", ALIASES)
@@ -200,10 +210,14 @@ async def test_langchain_structured_output(
     assert weather.city == "weather report for Paris"
     body = emulator.last_request.json
     if alias.startswith("claude"):
-        # the chat translation carries json_schema to Claude as its structured output
-        assert body.get("output_config") or body.get("tools")
+        # The chat translation carries a json_schema response_format to Claude as one forced
+        # tool whose input becomes the content (docs/claude.md).
+        assert body["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+        schema = tools_sent(body)[JSON_TOOL]
     else:
         assert body["response_format"]["json_schema"]["name"] == "Weather"
+        schema = body["response_format"]["json_schema"]["schema"]
+    jsonschema.validate(weather.model_dump(), schema)
 
 
 # -- openai-agents ----------------------------------------------------------------------------
@@ -214,10 +228,16 @@ AGENTS_MODELS = {
 }
 
 
+@STREAM
 @pytest.mark.parametrize("alias", ALIASES)
 @pytest.mark.parametrize("api", sorted(AGENTS_MODELS))
 async def test_openai_agents_tool_and_output_type(
-    gateway: AzureGateway, emulator: AzureEmulator, calls: Calls, api: str, alias: str
+    gateway: AzureGateway,
+    emulator: AzureEmulator,
+    calls: Calls,
+    api: str,
+    alias: str,
+    stream: bool,
 ) -> None:
     model = AGENTS_MODELS[api](model=alias, openai_client=openai_client(gateway))
     agent = agents.Agent(
@@ -228,9 +248,16 @@ async def test_openai_agents_tool_and_output_type(
         model=model,
     )
     # Tracing off: the SDK would otherwise export spans to api.openai.com.
-    run = await agents.Runner.run(agent, PROMPT, run_config=agents.RunConfig(tracing_disabled=True))
-    assert_weather(run.final_output)
-    assert_tool_loop(emulator, alias, calls)
+    config = agents.RunConfig(tracing_disabled=True)
+    if stream:
+        streamed = agents.Runner.run_streamed(agent, PROMPT, run_config=config)
+        events = [event.type async for event in streamed.stream_events()]
+        assert "raw_response_event" in events
+        output = streamed.final_output
+    else:
+        output = (await agents.Runner.run(agent, PROMPT, run_config=config)).final_output
+    assert_weather(output)
+    assert_tool_loop(emulator, alias, calls, stream=stream)
 
 
 # -- pydantic-ai ------------------------------------------------------------------------------
@@ -241,15 +268,29 @@ PYDANTIC_MODELS = {
 }
 
 
+@STREAM
+@pytest.mark.parametrize("output", ["tool", "native"])
 @pytest.mark.parametrize("alias", ALIASES)
 @pytest.mark.parametrize("api", sorted(PYDANTIC_MODELS))
 async def test_pydantic_ai_tool_and_structured_output(
-    gateway: AzureGateway, emulator: AzureEmulator, calls: Calls, api: str, alias: str
+    gateway: AzureGateway,
+    emulator: AzureEmulator,
+    calls: Calls,
+    api: str,
+    alias: str,
+    output: str,
+    stream: bool,
 ) -> None:
+    """pydantic-ai's default tool output (a ``final_result`` tool) and its native output (a
+    ``json_schema`` response format), whole and streamed."""
     provider = OpenAIProvider(openai_client=openai_client(gateway))
-    agent = PydanticAgent(PYDANTIC_MODELS[api](alias, provider=provider), output_type=Weather)
+    output_type: Any = Weather if output == "tool" else NativeOutput(Weather)
+    agent = PydanticAgent(PYDANTIC_MODELS[api](alias, provider=provider), output_type=output_type)
     agent.tool_plain(weather_tool(calls))
-    run = await agent.run(PROMPT)
-    weather = assert_weather(run.output)
-    assert weather.city == PROMPT
-    assert_tool_loop(emulator, alias, calls)
+    if stream:
+        async with agent.run_stream(PROMPT) as streamed:
+            value = await streamed.get_output()
+    else:
+        value = (await agent.run(PROMPT)).output
+    assert_weather(value)
+    assert_tool_loop(emulator, alias, calls, stream=stream)
