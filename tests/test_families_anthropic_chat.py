@@ -18,7 +18,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from azure_asgi._errors import GatewayError
 from azure_asgi._sse import SSEEvent
-from azure_asgi.families.anthropic._chat import ChatStream, chat_to_messages, messages_to_chat
+from azure_asgi.families.anthropic._chat_answer import messages_to_chat
+from azure_asgi.families.anthropic._chat_request import chat_to_messages
+from azure_asgi.families.anthropic._chat_stream import ChatStream
 from azure_asgi.families.anthropic._common import JSON_TOOL, THINKING_BUDGETS
 
 from .conftest import sse_data

@@ -15,15 +15,14 @@ from azure_asgi.families.anthropic._common import (
     THINKING_BUDGETS,
     anthropic_error,
     chat_usage,
-    document_block,
     error_status,
     finish_reason,
     fit_max_tokens,
-    image_block,
     json_tool,
     thinking_for_effort,
     usage_counts,
 )
+from azure_asgi.families.anthropic._content import document_block, image_block
 
 PDF = base64.b64encode(b"%PDF-1.7 fake").decode()
 

@@ -33,11 +33,9 @@ from pydantic import BaseModel, TypeAdapter
 
 from azure_asgi._errors import GatewayError
 from azure_asgi._sse import SSEEvent
-from azure_asgi.families.anthropic._responses import (
-    ResponsesStream,
-    messages_to_response,
-    responses_to_messages,
-)
+from azure_asgi.families.anthropic._responses_answer import messages_to_response
+from azure_asgi.families.anthropic._responses_request import responses_to_messages
+from azure_asgi.families.anthropic._responses_stream import ResponsesStream
 
 from .conftest import async_openai, request_body, sse_events
 
