@@ -169,6 +169,28 @@ def test_document_file_id_is_unsupported() -> None:
     assert "inline" in info.value.message
 
 
+def test_image_file_id_is_unsupported_naming_the_field_beside_the_url() -> None:
+    with pytest.raises(GatewayError) as info:
+        image_block(None, where="input[0].content[1].image_url", file_id="file-1")
+    assert (info.value.code, info.value.param) == (
+        "unsupported_parameter",
+        "input[0].content[1].file_id",
+    )
+
+
+def test_document_by_url_and_its_refusals() -> None:
+    block = document_block(None, where="f", file_url="HTTPS://example.com/a.pdf", filename="a")
+    assert block == {
+        "type": "document",
+        "source": {"type": "url", "url": "HTTPS://example.com/a.pdf"},
+        "title": "a",
+    }
+    with pytest.raises(GatewayError) as info:
+        document_block(None, where="f", file_url="file:///a.pdf")
+    assert (info.value.code, info.value.param) == ("invalid_request", "f.file_data")
+    assert "file_url" in info.value.message
+
+
 @pytest.mark.parametrize("data", ["data:image/png;base64,AAAA", "", "data:text/plain;base64,@@"])
 def test_document_refusals(data: str) -> None:
     with pytest.raises(GatewayError) as info:

@@ -380,6 +380,19 @@ def test_images_and_files_become_claude_blocks() -> None:
     assert_valid_messages(body)
 
 
+def test_bare_base64_file_data_is_a_pdf_as_for_chat() -> None:
+    pdf = base64.b64encode(b"%PDF-1.4").decode()
+    part = {"type": "input_file", "file_data": pdf, "filename": "a.pdf"}
+    body = translate({"model": "claude", "input": [{"role": "user", "content": [part]}]})
+    assert body["messages"][0]["content"] == [
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+            "title": "a.pdf",
+        }
+    ]
+
+
 def test_cache_control_and_cache_breakpoints_mark_blocks() -> None:
     content = [
         {"type": "input_text", "text": "a", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
@@ -403,18 +416,19 @@ def test_cache_control_and_cache_breakpoints_mark_blocks() -> None:
             "invalid_request",
             "image_url",
         ),
+        # The media types Claude cannot read are malformed input, as for chat (one _content).
         (
             {"type": "input_image", "image_url": "data:image/bmp;base64,AAAA"},
-            "unsupported_parameter",
+            "invalid_request",
             "image_url",
         ),
         (
             {"type": "input_file", "file_data": "data:application/zip;base64,AAAA"},
-            "unsupported_parameter",
+            "invalid_request",
             "file_data",
         ),
-        ({"type": "input_file", "file_data": "JVBERi0="}, "invalid_request", "file_data"),
-        ({"type": "input_file", "filename": "a.pdf"}, "invalid_request", None),
+        ({"type": "input_file", "file_url": "ftp://x/a.pdf"}, "invalid_request", "file_data"),
+        ({"type": "input_file", "filename": "a.pdf"}, "invalid_request", "file_data"),
         ({"type": "input_audio", "input_audio": {}}, "invalid_request", "type"),
         ({"type": "input_text", "text": 3}, "invalid_request", "text"),
     ],
@@ -667,7 +681,14 @@ def test_a_named_tool_choice_must_name_a_tool() -> None:
 
 @pytest.mark.parametrize(
     ("effort", "budget"),
-    [("minimal", 1024), ("low", 2048), ("medium", 8192), ("high", 16384), ("xhigh", 32768)],
+    [
+        ("minimal", 1024),
+        ("low", 2048),
+        ("medium", 8192),
+        ("high", 16384),
+        ("xhigh", 24576),
+        ("max", 32768),
+    ],
 )
 def test_reasoning_effort_is_a_thinking_budget_below_max_tokens(effort: str, budget: int) -> None:
     body = translate(

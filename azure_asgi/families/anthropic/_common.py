@@ -25,6 +25,7 @@ __all__ = [
     "invalid",
     "is_int",
     "json_tool",
+    "responses_usage",
     "text_field",
     "thinking_for_effort",
     "usage_counts",
@@ -155,6 +156,24 @@ def chat_usage(usage: Mapping[str, Any] | None) -> dict[str, Any]:
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
+    }
+
+
+def responses_usage(usage: Any) -> dict[str, Any] | None:
+    """A Responses ``usage`` object from a Messages ``usage`` (None when there is none); cache
+    writes are reported too, as ``cache_write_tokens``."""
+    if not isinstance(usage, Mapping):
+        return None
+    prompt, output, cached, reasoning = usage_counts(usage)
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {
+            "cached_tokens": cached,
+            "cache_write_tokens": _count(usage, "cache_creation_input_tokens"),
+        },
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": prompt + output,
     }
 
 

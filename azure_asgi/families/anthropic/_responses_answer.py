@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import _json
-from ._common import is_int
+from ._common import finish_reason, responses_usage
 from ._responses_items import (
     REDACTED_PREFIX,
     THINKING_PREFIX,
@@ -25,35 +25,14 @@ __all__ = ["messages_to_response", "response_object"]
 
 
 def _status(stop_reason: Any) -> tuple[str, dict[str, Any] | None]:
-    if stop_reason in ("max_tokens", "model_context_window_exceeded"):
+    """The response's ``status`` and ``incomplete_details``, read off Chat Completions'
+    ``finish_reason`` for the stop reason (one table for both translations)."""
+    reason = finish_reason(stop_reason)
+    if reason == "length":
         return "incomplete", {"reason": "max_output_tokens"}
-    if stop_reason == "refusal":
+    if reason == "content_filter":
         return "incomplete", {"reason": "content_filter"}
     return "completed", None
-
-
-def _count(usage: Mapping[str, Any], key: str) -> int:
-    value = usage.get(key)
-    return value if is_int(value) else 0
-
-
-def _usage(usage: Any) -> dict[str, Any] | None:
-    """Anthropic usage -> Responses usage: cache reads and writes count as input tokens."""
-    if not isinstance(usage, Mapping):
-        return None
-    read = _count(usage, "cache_read_input_tokens")
-    written = _count(usage, "cache_creation_input_tokens")
-    prompt = _count(usage, "input_tokens") + read + written
-    output = _count(usage, "output_tokens")
-    details = usage.get("output_tokens_details")
-    thinking = _count(details, "thinking_tokens") if isinstance(details, Mapping) else 0
-    return {
-        "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": read, "cache_write_tokens": written},
-        "output_tokens": output,
-        "output_tokens_details": {"reasoning_tokens": thinking},
-        "total_tokens": prompt + output,
-    }
 
 
 def response_object(
@@ -99,7 +78,7 @@ def response_object(
         "tools": request.get("tools") or [],
         "top_p": request.get("top_p", 1.0),
         "truncation": "disabled",
-        "usage": None if output is None else _usage(usage),
+        "usage": None if output is None else responses_usage(usage),
         "user": request.get("user"),
         "metadata": request.get("metadata") or {},
     }

@@ -6,18 +6,15 @@ I/O (docs/claude.md, "Responses API").
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
 from ... import _json
 from ..._errors import GatewayError
+from ._content import cache_control, document_block, image_block
 from ._responses_items import REDACTED_PREFIX, THINKING_PREFIX
 
 __all__ = ["conversation", "invalid_param", "unsupported_param"]
-
-_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 def unsupported_param(param: str, message: str) -> GatewayError:
@@ -216,100 +213,21 @@ def _part(part: Any, at: str) -> dict[str, Any] | None:
             return None
         block = {"type": "text", "text": text}
     elif kind == "input_image":
-        block = _image(part, at)
+        block = image_block(
+            part.get("image_url"), where=f"{at}.image_url", file_id=part.get("file_id")
+        )
     elif kind == "input_file":
-        block = _document(part, at)
+        block = document_block(
+            part.get("file_data"),
+            where=at,
+            filename=part.get("filename"),
+            file_id=part.get("file_id"),
+            file_url=part.get("file_url"),
+        )
     else:
         raise invalid_param(
             f"{at}.type",
             f"`{at}.type` {kind!r} is not a content part Claude takes (input_text, "
             "output_text, input_image, input_file).",
         )
-    cache = part.get("cache_control")
-    if isinstance(cache, Mapping):
-        block["cache_control"] = dict(cache)
-    elif isinstance(part.get("prompt_cache_breakpoint"), Mapping):
-        block["cache_control"] = {"type": "ephemeral"}
-    return block
-
-
-def _data_url(url: str, at: str) -> tuple[str, str] | None:
-    """``(media type, base64 data)`` of a ``data:`` URL; None for any other URL."""
-    if not url.startswith("data:"):
-        return None
-    head, comma, data = url[5:].partition(",")
-    media, _, encoding = head.partition(";")
-    if not comma or encoding.lower() != "base64":
-        raise invalid_param(at, f"`{at}` must be a base64 data URL (data:<type>;base64,<data>).")
-    return media.strip().lower(), data
-
-
-def _image(part: Mapping[str, Any], at: str) -> dict[str, Any]:
-    if part.get("file_id") is not None:
-        raise unsupported_param(
-            f"{at}.file_id",
-            "Claude deployments cannot read OpenAI file ids: send the image as a data URL or "
-            "an https URL in `image_url`.",
-        )
-    url = part.get("image_url")
-    if not isinstance(url, str):
-        raise invalid_param(f"{at}.image_url", f"`{at}.image_url` must be a data URL or an URL.")
-    data = _data_url(url, f"{at}.image_url")
-    if data is not None:
-        media, payload = data
-        if media not in _IMAGE_TYPES:
-            raise unsupported_param(
-                f"{at}.image_url",
-                f"Claude reads JPEG, PNG, GIF and WebP images; got {media or 'no type'!r}.",
-            )
-        return {"type": "image", "source": {"type": "base64", "media_type": media, "data": payload}}
-    if url.startswith(("https://", "http://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    raise invalid_param(
-        f"{at}.image_url", f"`{at}.image_url` must be a data URL or an http(s) URL."
-    )
-
-
-def _document(part: Mapping[str, Any], at: str) -> dict[str, Any]:
-    source: dict[str, Any]
-    if part.get("file_id") is not None:
-        raise unsupported_param(
-            f"{at}.file_id",
-            "Claude deployments cannot read OpenAI file ids: send the file as `file_data` "
-            "(a base64 data URL) or `file_url`.",
-        )
-    file_data = part.get("file_data")
-    file_url = part.get("file_url")
-    if isinstance(file_data, str):
-        data = _data_url(file_data, f"{at}.file_data")
-        if data is None:
-            raise invalid_param(
-                f"{at}.file_data", f"`{at}.file_data` must be a data URL (data:<type>;base64,...)."
-            )
-        media, payload = data
-        if media == "application/pdf":
-            source = {"type": "base64", "media_type": media, "data": payload}
-        elif media == "text/plain":
-            try:
-                text = base64.b64decode(payload, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                raise invalid_param(
-                    f"{at}.file_data", f"`{at}.file_data` is not base64 of UTF-8 text."
-                ) from None
-            source = {"type": "text", "media_type": media, "data": text}
-        else:
-            raise unsupported_param(
-                f"{at}.file_data",
-                f"Claude reads PDF and plain-text files; got {media or 'no type'!r}.",
-            )
-    elif isinstance(file_url, str) and file_url.startswith(("https://", "http://")):
-        source = {"type": "url", "url": file_url}  # Claude fetches PDFs by URL
-    else:
-        raise invalid_param(
-            at, f"`{at}` needs `file_data` (a base64 data URL) or an http(s) `file_url`."
-        )
-    block: dict[str, Any] = {"type": "document", "source": source}
-    filename = part.get("filename")
-    if isinstance(filename, str) and filename:
-        block["title"] = filename
-    return block
+    return cache_control(part, block)

@@ -8,22 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import is_int
+from ._common import fit_max_tokens, is_int, thinking_for_effort
 from ._responses_input import conversation, invalid_param, unsupported_param
 from ._responses_tools import tools_and_choice
 
 __all__ = ["responses_to_messages"]
-
-#: ``reasoning.effort`` -> thinking ``budget_tokens`` (Claude's minimum budget is 1024).
-_BUDGETS = {
-    "minimal": 1024,
-    "low": 2048,
-    "medium": 8192,
-    "high": 16384,
-    "xhigh": 32768,
-    "max": 65536,
-}
-
 
 #: Fields that change nothing on Claude (docs/claude.md lists why): accepted and not sent.
 _DROPPED = frozenset(
@@ -102,18 +91,17 @@ def responses_to_messages(
     out["messages"] = messages
     if system:
         out["system"] = system
-    budget = _thinking_budget(body.get("reasoning"))
-    tools, choice = tools_and_choice(body, thinking=budget is not None)
+    thinking = _thinking(body.get("reasoning"))
+    tools, choice = tools_and_choice(body, thinking=thinking is not None)
     if tools:
         out["tools"] = tools
         if choice is not None:
             out["tool_choice"] = choice
-    if budget is not None:
-        out["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        if out["max_tokens"] <= budget:
-            # Claude counts thinking inside max_tokens and wants it above the budget; the
-            # caller's figure stays what the visible answer may use (docs/claude.md).
-            out["max_tokens"] = budget + out["max_tokens"]
+    if thinking is not None:
+        out["thinking"] = thinking
+        # Claude counts thinking inside max_tokens and wants it above the budget; the caller's
+        # figure stays what the visible answer may use (docs/claude.md, "Thinking").
+        out["max_tokens"] = fit_max_tokens(out["max_tokens"], thinking, out["max_tokens"])
     for name in ("temperature", "top_p"):
         # Checked, echoed in the answer, never sent: the Messages API takes no sampling
         # parameters any more (current Claude models refuse them; docs/claude.md).
@@ -173,17 +161,13 @@ def _max_tokens(body: Mapping[str, Any], default: int) -> int:
     return int(value)
 
 
-def _thinking_budget(reasoning: Any) -> int | None:
+def _thinking(reasoning: Any) -> dict[str, Any] | None:
+    """The Messages ``thinking`` for ``reasoning.effort`` (the budgets chat uses too)."""
     if reasoning is None:
         return None
     if not isinstance(reasoning, Mapping):
         raise invalid_param("reasoning", '`reasoning` must be an object such as {"effort": "low"}.')
     effort = reasoning.get("effort")
-    if effort is None or effort == "none":
+    if effort is None:
         return None
-    if effort not in _BUDGETS:
-        raise invalid_param(
-            "reasoning.effort",
-            f"`reasoning.effort` must be one of none, {', '.join(_BUDGETS)}; got {effort!r}.",
-        )
-    return _BUDGETS[effort]
+    return thinking_for_effort(effort, where="reasoning.effort")
