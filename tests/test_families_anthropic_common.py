@@ -19,6 +19,7 @@ from azure_asgi.families.anthropic._common import (
     finish_reason,
     fit_max_tokens,
     json_tool,
+    sampling,
     thinking_for_effort,
     usage_counts,
 )
@@ -226,3 +227,15 @@ def test_json_tool() -> None:
     with pytest.raises(GatewayError) as info:
         json_tool({"type": "array"}, description=None, where="response_format.json_schema.schema")
     assert info.value.param == "response_format.json_schema.schema"
+
+
+def test_sampling() -> None:
+    body = {"temperature": 0.3, "top_p": 0.9, "top_k": 7}
+    assert sampling(body, thinking=False) == {"temperature": 0.3, "top_k": 7}
+    assert sampling({"top_p": 0.9}, thinking=False) == {"top_p": 0.9}
+    assert sampling(body, thinking=True) == {}
+    assert sampling({}, thinking=False) == {}
+    for bad in ({"temperature": "hot"}, {"top_p": True}, {"top_k": 0}):
+        with pytest.raises(GatewayError) as info:
+            sampling(bad, thinking=True)  # checked even when thinking leaves them out
+        assert (info.value.code, info.value.param) == ("invalid_request", next(iter(bad)))

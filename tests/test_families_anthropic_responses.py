@@ -77,7 +77,9 @@ BLOCKS = {
     "thinking": (_keys(ThinkingBlockParam), {"thinking", "signature"}),
     "redacted_thinking": (_keys(RedactedThinkingBlockParam), {"data"}),
 }
-TOP = _keys(MessageCreateParamsNonStreaming)
+#: The request keys the installed anthropic SDK types, and the sampling parameters it no longer
+#: lists but anthropic-version 2023-06-01, which the gateway sends, still takes (docs/claude.md).
+TOP = _keys(MessageCreateParamsNonStreaming) | {"temperature", "top_p", "top_k"}
 CHOICES = {"auto": {"disable_parallel_tool_use"}, "any": {"disable_parallel_tool_use"}}
 CHOICES |= {"tool": {"name", "disable_parallel_tool_use"}, "none": set()}
 
@@ -255,13 +257,21 @@ def test_settings_that_pass_and_max_output_tokens() -> None:
     assert_valid_messages(body)
 
 
-def test_sampling_parameters_are_never_sent() -> None:
-    # The Messages API (anthropic SDK 2.x) has no temperature or top_p: current Claude models
-    # refuse them, so they are checked and echoed in the answer only.
+def test_sampling_parameters_follow_chats_rule() -> None:
+    # temperature wins over top_p (current Claude models refuse both together); thinking on
+    # leaves all out; a malformed value is refused either way (one helper for both APIs).
     body = translate({"model": "claude", "input": "hi", "temperature": 0.2, "top_p": 0.5})
-    assert body == translate({"model": "claude", "input": "hi"})
+    assert (body["temperature"], "top_p" in body) == (0.2, False)
+    assert translate({"model": "claude", "input": "hi", "top_p": 0.5})["top_p"] == 0.5
+    thinking = translate(
+        {"model": "claude", "input": "hi", "temperature": 0.2, "reasoning": {"effort": "low"}}
+    )
+    assert not {"temperature", "top_p", "top_k"} & set(thinking)
+    assert_valid_messages(body)
     error = refused({"model": "claude", "input": "hi", "temperature": "hot"})
     assert (error.code, error.param) == ("invalid_request", "temperature")
+    error = refused({"model": "claude", "input": "hi", "top_k": 5})
+    assert (error.code, error.param) == ("unsupported_parameter", "top_k")
 
 
 def test_dropped_fields_never_reach_claude() -> None:

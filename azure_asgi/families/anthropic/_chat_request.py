@@ -10,7 +10,15 @@ from typing import Any
 
 from ..._errors import GatewayError
 from ._chat_messages import chat_turns, unsupported
-from ._common import JSON_TOOL, fit_max_tokens, invalid, json_tool, thinking_for_effort
+from ._common import (
+    JSON_TOOL,
+    fit_max_tokens,
+    invalid,
+    json_tool,
+    positive_int,
+    sampling,
+    thinking_for_effort,
+)
 
 __all__ = ["chat_to_messages"]
 
@@ -178,22 +186,6 @@ def _response_format(fmt: Any) -> dict[str, Any] | None:
     )
 
 
-def _positive_int(body: Mapping[str, Any], field: str) -> int | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise invalid(f"{field} must be a positive integer.", field)
-    return value
-
-
-def _number(body: Mapping[str, Any], field: str) -> float | int | None:
-    value = body.get(field)
-    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
-        raise invalid(f"{field} must be a number.", field)
-    return value
-
-
 def _stop(stop: Any) -> list[str]:
     if stop is None:
         return []
@@ -234,22 +226,6 @@ def _output_config(body: Mapping[str, Any], thinking: dict[str, Any] | None) -> 
     return config
 
 
-def _sampling(body: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    temperature = _number(body, "temperature")
-    top_p = _number(body, "top_p")
-    if temperature is not None:
-        out["temperature"] = temperature
-    elif top_p is not None:
-        # Current Claude models refuse temperature and top_p together; temperature is the one
-        # OpenAI callers mean (docs/claude.md).
-        out["top_p"] = top_p
-    top_k = _positive_int(body, "top_k")
-    if top_k is not None:
-        out["top_k"] = top_k
-    return out
-
-
 def chat_to_messages(
     body: Mapping[str, Any], deployment: str, *, max_tokens: int
 ) -> dict[str, Any]:
@@ -267,7 +243,7 @@ def chat_to_messages(
     out: dict[str, Any] = {"model": deployment}
     thinking = _thinking(body)
     thinks = thinking is not None and thinking.get("type") != "disabled"
-    limit = _positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens")
+    limit = positive_int(body, "max_completion_tokens") or positive_int(body, "max_tokens")
     out["max_tokens"] = fit_max_tokens(limit or max_tokens, thinking, max_tokens)
 
     tools = _tools(body["tools"]) if body.get("tools") else []
@@ -311,9 +287,7 @@ def chat_to_messages(
     stop = _stop(body.get("stop"))
     if stop:
         out["stop_sequences"] = stop
-    if not thinks:
-        # Thinking refuses sampling changes (temperature may only be 1): left out then.
-        out.update(_sampling(body))
+    out.update(sampling(body, thinking=thinks))
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}

@@ -25,7 +25,9 @@ __all__ = [
     "invalid",
     "is_int",
     "json_tool",
+    "positive_int",
     "responses_usage",
+    "sampling",
     "text_field",
     "thinking_for_effort",
     "usage_counts",
@@ -175,6 +177,47 @@ def responses_usage(usage: Any) -> dict[str, Any] | None:
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": prompt + output,
     }
+
+
+def positive_int(body: Mapping[str, Any], field: str) -> int | None:
+    """``body[field]`` checked to be a positive integer (None when absent)."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise invalid(f"{field} must be a positive integer.", field)
+    return value
+
+
+def _number(body: Mapping[str, Any], field: str) -> float | int | None:
+    value = body.get(field)
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+        raise invalid(f"{field} must be a number.", field)
+    return value
+
+
+def sampling(body: Mapping[str, Any], *, thinking: bool) -> dict[str, Any]:
+    """The Messages sampling fields for a request's ``temperature``, ``top_p`` and ``top_k``
+    (both translations; each is checked even when left out).
+
+    Current Claude models refuse ``temperature`` and ``top_p`` together, and ``temperature`` is
+    the one OpenAI callers mean, so ``top_p`` goes only alone; with thinking on Claude refuses
+    sampling changes (``temperature`` may only be 1), so all are left out
+    (docs/claude.md, "Sampling").
+    """
+    temperature = _number(body, "temperature")
+    top_p = _number(body, "top_p")
+    top_k = positive_int(body, "top_k")
+    if thinking:
+        return {}
+    out: dict[str, Any] = {}
+    if temperature is not None:
+        out["temperature"] = temperature
+    elif top_p is not None:
+        out["top_p"] = top_p
+    if top_k is not None:
+        out["top_k"] = top_k
+    return out
 
 
 def thinking_for_effort(effort: Any, *, where: str) -> dict[str, Any] | None:

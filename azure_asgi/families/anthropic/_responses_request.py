@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import fit_max_tokens, is_int, thinking_for_effort
+from ._common import fit_max_tokens, is_int, sampling, thinking_for_effort
 from ._responses_input import conversation, invalid_param, unsupported_param
 from ._responses_tools import tools_and_choice
 
@@ -70,10 +70,6 @@ _TRANSLATED = frozenset(
 _INCLUDABLE = frozenset({"reasoning.encrypted_content"})
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def responses_to_messages(
     body: Mapping[str, Any], deployment: str, *, max_tokens: int
 ) -> dict[str, Any]:
@@ -102,12 +98,7 @@ def responses_to_messages(
         # Claude counts thinking inside max_tokens and wants it above the budget; the caller's
         # figure stays what the visible answer may use (docs/claude.md, "Thinking").
         out["max_tokens"] = fit_max_tokens(out["max_tokens"], thinking, out["max_tokens"])
-    for name in ("temperature", "top_p"):
-        # Checked, echoed in the answer, never sent: the Messages API takes no sampling
-        # parameters any more (current Claude models refuse them; docs/claude.md).
-        value = body.get(name)
-        if value is not None and not _is_number(value):
-            raise invalid_param(name, f"`{name}` must be a number.")
+    out.update(sampling(body, thinking=thinking is not None))
     user = body.get("user")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}
