@@ -1,6 +1,6 @@
 """A Messages API answer -> a ``chat.completion`` (:func:`messages_to_chat`): text, tool
 calls, the gateway's JSON tool as content, thinking as ``reasoning_content`` and signed
-``thinking_blocks``. Pure, no I/O (docs/claude.md, "Chat Completions").
+``thinking_blocks``. Pure, no I/O (docs/claude.md, "Messages → Chat Completions").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Chat Completions ``messages`` -> Messages API turns: content parts, tool calls and their
 results, signed thinking blocks sent back, and the turn rules the Messages API enforces (one
 system prompt, alternating roles, tool results first, a user turn first, no trailing
-whitespace in a prefill). Pure functions, no I/O (docs/claude.md, "Chat Completions").
+whitespace in a prefill). Pure functions, no I/O (docs/claude.md, "Chat Completions → Messages").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Chat Completions request -> Messages API body (:func:`chat_to_messages`): the fields
 refused, dropped and translated, tools and ``tool_choice``, ``response_format`` as a forced
-tool, thinking, limits and sampling. Pure, no I/O (docs/claude.md, "Chat Completions").
+tool, thinking, limits and sampling. Pure, no I/O (docs/claude.md, "Chat Completions → Messages").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Messages API content blocks from OpenAI parts that both translations take: images (data:
 and http(s) URLs), documents (PDF and plain text) and the ``cache_control`` a part carries.
-Pure functions, no I/O (docs/claude.md, "Images and documents").
+Pure functions, no I/O (docs/claude.md, the image and file rows of "Chat Completions → Messages").
 """
 
 from __future__ import annotations
