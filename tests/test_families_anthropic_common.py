@@ -1,9 +1,7 @@
-"""The pieces both Claude translations share: blocks, thinking budgets, stop reasons, usage,
-errors."""
+"""The pieces both Claude translations share (``_common``): thinking budgets, sampling, the JSON
+tool, stop reasons, usage, errors."""
 
 from __future__ import annotations
-
-import base64
 
 import pytest
 from hypothesis import given
@@ -15,17 +13,14 @@ from azure_asgi.families.anthropic._common import (
     THINKING_BUDGETS,
     anthropic_error,
     chat_usage,
-    document_block,
     error_status,
     finish_reason,
     fit_max_tokens,
-    image_block,
     json_tool,
+    sampling,
     thinking_for_effort,
     usage_counts,
 )
-
-PDF = base64.b64encode(b"%PDF-1.7 fake").decode()
 
 
 @pytest.mark.parametrize(
@@ -122,61 +117,6 @@ def test_usage_counts_tolerate_nulls_and_absence() -> None:
     assert usage_counts({"input_tokens": 4, "cache_read_input_tokens": None}) == (4, 0, 0, 0)
 
 
-def test_image_blocks() -> None:
-    assert image_block("data:image/png;base64,AAAA", where="x") == {
-        "type": "image",
-        "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"},
-    }
-    assert image_block("https://example.com/cat.jpg", where="x") == {
-        "type": "image",
-        "source": {"type": "url", "url": "https://example.com/cat.jpg"},
-    }
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["ftp://x/y.png", "data:image/png,raw", "data:image/tiff;base64,AAAA", "", None, "cat.png"],
-)
-def test_image_block_refusals(url: object) -> None:
-    with pytest.raises(GatewayError) as info:
-        image_block(url, where="messages[0].content[1].image_url.url")
-    assert info.value.status == 400
-    assert info.value.param == "messages[0].content[1].image_url.url"
-
-
-def test_document_blocks() -> None:
-    inline = document_block(f"data:application/pdf;base64,{PDF}", where="f", filename="a.pdf")
-    assert inline == {
-        "type": "document",
-        "source": {"type": "base64", "media_type": "application/pdf", "data": PDF},
-        "title": "a.pdf",
-    }
-    assert document_block(PDF, where="f")["source"]["data"] == PDF
-    text = base64.b64encode("héllo".encode()).decode()
-    assert document_block(f"data:text/plain;base64,{text}", where="f")["source"] == {
-        "type": "text",
-        "media_type": "text/plain",
-        "data": "héllo",
-    }
-
-
-def test_document_file_id_is_unsupported() -> None:
-    with pytest.raises(GatewayError) as info:
-        document_block(None, where="messages[0].content[0].file", file_id="file-1")
-    assert (info.value.code, info.value.param) == (
-        "unsupported_parameter",
-        "messages[0].content[0].file.file_id",
-    )
-    assert "inline" in info.value.message
-
-
-@pytest.mark.parametrize("data", ["data:image/png;base64,AAAA", "", "data:text/plain;base64,@@"])
-def test_document_refusals(data: str) -> None:
-    with pytest.raises(GatewayError) as info:
-        document_block(data, where="f")
-    assert (info.value.status, info.value.code) == (400, "invalid_request")
-
-
 def test_thinking_budgets() -> None:
     assert thinking_for_effort("none", where="reasoning_effort") is None
     budgets = [thinking_for_effort(e, where="r") for e in THINKING_BUDGETS]
@@ -205,3 +145,15 @@ def test_json_tool() -> None:
     with pytest.raises(GatewayError) as info:
         json_tool({"type": "array"}, description=None, where="response_format.json_schema.schema")
     assert info.value.param == "response_format.json_schema.schema"
+
+
+def test_sampling() -> None:
+    body = {"temperature": 0.3, "top_p": 0.9, "top_k": 7}
+    assert sampling(body, thinking=False) == {"temperature": 0.3, "top_k": 7}
+    assert sampling({"top_p": 0.9}, thinking=False) == {"top_p": 0.9}
+    assert sampling(body, thinking=True) == {}
+    assert sampling({}, thinking=False) == {}
+    for bad in ({"temperature": "hot"}, {"top_p": True}, {"top_k": 0}):
+        with pytest.raises(GatewayError) as info:
+            sampling(bad, thinking=True)  # checked even when thinking leaves them out
+        assert (info.value.code, info.value.param) == ("invalid_request", next(iter(bad)))

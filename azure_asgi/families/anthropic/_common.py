@@ -1,14 +1,13 @@
 """Pieces both OpenAI-shaped translations to Claude's Messages API share (Chat Completions and
-Responses): content blocks from OpenAI parts, the thinking budget of a reasoning effort, stop
-reasons, usage and errors. Pure functions, no I/O (docs/claude.md has the tables).
+Responses): the thinking budget of a reasoning effort, the JSON answer tool, stop reasons, usage,
+errors and small field checks. Content blocks are in ``_content``. Pure functions, no I/O
+(docs/claude.md has the tables).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from ... import _json
 from ..._errors import GatewayError
@@ -19,13 +18,17 @@ __all__ = [
     "THINKING_BUDGETS",
     "anthropic_error",
     "chat_usage",
-    "document_block",
     "error_object",
     "error_status",
     "finish_reason",
     "fit_max_tokens",
-    "image_block",
+    "invalid",
+    "is_int",
     "json_tool",
+    "positive_int",
+    "responses_usage",
+    "sampling",
+    "text_field",
     "thinking_for_effort",
     "usage_counts",
 ]
@@ -58,7 +61,21 @@ THINKING_BUDGETS: Mapping[str, int] = {
 #: json_object): its input becomes the message's content. Named so no caller tool collides.
 JSON_TOOL = "azure_asgi_json_response"
 
-_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+def invalid(message: str, where: str) -> GatewayError:
+    """A 400 ``invalid_request`` naming the field (``param``) that is malformed."""
+    return GatewayError(400, message, code="invalid_request", param=where)
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """An integer that is not a bool (JSON ``true`` is no count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def text_field(block: Mapping[str, Any], key: str) -> str:
+    """A string field of an upstream block ("" when missing or not a string)."""
+    value = block.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def error_status(anthropic_type: str) -> int:
@@ -114,7 +131,7 @@ def finish_reason(stop_reason: Any) -> str:
 
 def _count(usage: Mapping[str, Any], key: str) -> int:
     value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return value if is_int(value) else 0
 
 
 def usage_counts(usage: Mapping[str, Any] | None) -> tuple[int, int, int, int]:
@@ -144,83 +161,63 @@ def chat_usage(usage: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _invalid(message: str, where: str) -> GatewayError:
-    return GatewayError(400, message, code="invalid_request", param=where)
+def responses_usage(usage: Any) -> dict[str, Any] | None:
+    """A Responses ``usage`` object from a Messages ``usage`` (None when there is none); cache
+    writes are reported too, as ``cache_write_tokens``."""
+    if not isinstance(usage, Mapping):
+        return None
+    prompt, output, cached, reasoning = usage_counts(usage)
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {
+            "cached_tokens": cached,
+            "cache_write_tokens": _count(usage, "cache_creation_input_tokens"),
+        },
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": prompt + output,
+    }
 
 
-def _data_url(url: str, where: str) -> tuple[str, str]:
-    """``(media_type, base64 data)`` of a ``data:`` URL; only base64 ones carry binary data."""
-    head, sep, data = url[5:].partition(",")
-    media_type, _, encoding = head.partition(";")
-    if not sep or encoding.lower() != "base64" or not media_type:
-        raise _invalid(
-            f"{where} is a data: URL that is not base64 with a media type; send "
-            "'data:<media type>;base64,<data>'.",
-            where,
-        )
-    return media_type.strip().lower(), data
+def positive_int(body: Mapping[str, Any], field: str) -> int | None:
+    """``body[field]`` checked to be a positive integer (None when absent)."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise invalid(f"{field} must be a positive integer.", field)
+    return value
 
 
-def image_block(url: Any, *, where: str) -> dict[str, Any]:
-    """A Messages ``image`` block for an OpenAI image URL: ``data:`` URLs become a base64
-    source, http(s) URLs a ``url`` source (Claude fetches them itself)."""
-    if not isinstance(url, str) or not url:
-        raise _invalid(f"{where} must be an image URL (https:// or a data: URL).", where)
-    if url[:5].lower() == "data:":
-        media_type, data = _data_url(url, where)
-        if media_type not in _IMAGE_TYPES:
-            raise _invalid(
-                f"{where} is {media_type}; Claude reads images as JPEG, PNG, GIF or WebP.", where
-            )
-        source: dict[str, Any] = {"type": "base64", "media_type": media_type, "data": data}
-    elif url[:8].lower() == "https://" or url[:7].lower() == "http://":
-        source = {"type": "url", "url": url}
-    else:
-        raise _invalid(f"{where} must be an https:// or data: URL.", where)
-    return {"type": "image", "source": source}
+def _number(body: Mapping[str, Any], field: str) -> float | int | None:
+    value = body.get(field)
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+        raise invalid(f"{field} must be a number.", field)
+    return value
 
 
-def document_block(
-    file_data: Any, *, where: str, filename: Any = None, file_id: Any = None
-) -> dict[str, Any]:
-    """A Messages ``document`` block for an OpenAI file part: a PDF (or plain text) given inline
-    as a data URL or bare base64. A ``file_id`` is refused: Claude on Foundry has no Files API."""
-    if file_id is not None:
-        raise GatewayError(
-            400,
-            f"{where}.file_id: Claude deployments cannot read uploaded files (Foundry has no "
-            "Files API for Claude); send the PDF inline as file_data "
-            "('data:application/pdf;base64,...').",
-            code="unsupported_parameter",
-            param=f"{where}.file_id",
-        )
-    if not isinstance(file_data, str) or not file_data:
-        raise _invalid(
-            f"{where}.file_data must be a base64 PDF or a data: URL.", f"{where}.file_data"
-        )
-    if file_data[:5].lower() == "data:":
-        media_type, data = _data_url(file_data, f"{where}.file_data")
-    else:
-        media_type, data = "application/pdf", file_data  # OpenAI's own default for bare data
-    if media_type == "application/pdf":
-        source: dict[str, Any] = {"type": "base64", "media_type": media_type, "data": data}
-    elif media_type == "text/plain":
-        try:
-            text = base64.b64decode(data, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise _invalid(
-                f"{where}.file_data is not base64 UTF-8 text.", f"{where}.file_data"
-            ) from None
-        source = {"type": "text", "media_type": media_type, "data": text}
-    else:
-        raise _invalid(
-            f"{where}.file_data is {media_type}; Claude reads PDF and plain-text documents.",
-            f"{where}.file_data",
-        )
-    block: dict[str, Any] = {"type": "document", "source": source}
-    if isinstance(filename, str) and filename:
-        block["title"] = filename
-    return block
+def sampling(body: Mapping[str, Any], *, thinking: bool) -> dict[str, Any]:
+    """The Messages sampling fields for a request's ``temperature``, ``top_p`` and ``top_k``
+    (both translations; each is checked even when left out).
+
+    Current Claude models refuse ``temperature`` and ``top_p`` together, and ``temperature`` is
+    the one OpenAI callers mean, so ``top_p`` goes only alone; with thinking on Claude refuses
+    sampling changes (``temperature`` may only be 1), so all are left out
+    (docs/claude.md, "Sampling").
+    """
+    temperature = _number(body, "temperature")
+    top_p = _number(body, "top_p")
+    top_k = positive_int(body, "top_k")
+    if thinking:
+        return {}
+    out: dict[str, Any] = {}
+    if temperature is not None:
+        out["temperature"] = temperature
+    elif top_p is not None:
+        out["top_p"] = top_p
+    if top_k is not None:
+        out["top_k"] = top_k
+    return out
 
 
 def thinking_for_effort(effort: Any, *, where: str) -> dict[str, Any] | None:
@@ -230,7 +227,7 @@ def thinking_for_effort(effort: Any, *, where: str) -> dict[str, Any] | None:
     budget = THINKING_BUDGETS.get(effort) if isinstance(effort, str) else None
     if budget is None:
         choices = ", ".join(["none", *THINKING_BUDGETS])
-        raise _invalid(f"{where} must be one of {choices}; got {effort!r}.", where)
+        raise invalid(f"{where} must be one of {choices}; got {effort!r}.", where)
     return {"type": "enabled", "budget_tokens": budget}
 
 
@@ -248,9 +245,9 @@ def fit_max_tokens(max_tokens: int, thinking: Any, default: int) -> int:
 def json_tool(schema: Any, *, description: str | None, where: str) -> dict[str, Any]:
     """The forced tool that makes Claude answer with JSON matching ``schema``."""
     if not isinstance(schema, Mapping):
-        raise _invalid(f"{where} must be a JSON Schema object.", where)
+        raise invalid(f"{where} must be a JSON Schema object.", where)
     if schema.get("type", "object") != "object":
-        raise _invalid(
+        raise invalid(
             f"{where} must describe an object at its root (type: object); Claude's structured "
             "answers are tool inputs, which are objects.",
             where,

@@ -3,7 +3,7 @@
 Three kinds of caller reach a Claude deployment: the native ``/anthropic/v1/messages`` routes
 (the body passes byte for byte but for ``model``; answers and streams pass through), and
 OpenAI-shaped Chat Completions and Responses calls, translated to Messages and back by the pure
-functions of ``_chat`` and ``_responses`` (docs/claude.md).
+functions of the ``_chat_*`` and ``_responses_*`` modules (docs/claude.md).
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ from ..._errors import GatewayError, anthropic_type
 from ..._exchange import Exchange, upstream_headers
 from ..._transport import UpstreamRequest
 from ..openai import splice_extra_fields
-from ._chat import ChatStream, chat_to_messages, messages_to_chat
+from ._chat_answer import messages_to_chat
+from ._chat_request import chat_to_messages
+from ._chat_stream import ChatStream
 from ._common import anthropic_error
-from ._responses import ResponsesStream, messages_to_response, responses_to_messages
+from ._responses_answer import messages_to_response
+from ._responses_request import responses_to_messages
+from ._responses_stream import ResponsesStream
 
 if TYPE_CHECKING:
     from ..._catalog import Target

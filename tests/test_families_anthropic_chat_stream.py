@@ -1,0 +1,321 @@
+"""Messages event stream -> ``chat.completion.chunk`` events (``_chat_stream``), accumulated
+by the openai SDK's ``ChatCompletionStreamState``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletionChunk
+
+from azure_asgi._sse import SSEEvent
+from azure_asgi.families.anthropic._chat_answer import messages_to_chat
+from azure_asgi.families.anthropic._chat_stream import ChatStream
+from azure_asgi.families.anthropic._common import JSON_TOOL
+
+from .anthropic_chat_support import (
+    accumulate,
+    block_strategy,
+    chat,
+    message,
+    odd_events,
+    run,
+    split,
+    sse,
+    stream_of,
+    translate,
+    user,
+    whole,
+)
+from .conftest import sse_data
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_stream_text(compact: bool) -> None:
+    blocks = [{"type": "text", "text": "Hello world"}]
+    stream, out = run(stream_of(blocks, splits=[["Hel", "lo", " world"]]), compact=compact)
+    final, chunks, done = accumulate(out)
+    assert done and stream.complete and stream.failure is None
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert final.choices[0].message.content == "Hello world"
+    assert final.choices[0].finish_reason == "stop"
+    assert stream.usage == {"input_tokens": 25, "output_tokens": 42, "cache_read_input_tokens": 5}
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ['say "hi"', " and \\", "\\", " end"],
+        ["tab\there", "line\nbreak", "\u2028 é 😀", "\\"],
+        ["\\n is not a newline", '"', ""],
+    ],
+)
+def test_stream_text_literals_survive_both_paths(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for compact in (True, False):
+        _, out = run(stream_of([{"type": "text", "text": text}], splits=[pieces]), compact=compact)
+        assert accumulate(out)[0].choices[0].message.content == text
+
+
+def test_fast_path_refuses_deltas_it_cannot_copy() -> None:
+    stream = ChatStream(model="m", created=1, include_usage=False)
+    stream.feed(
+        sse(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
+    )
+    # Another block's index, or a shape the fast path does not know: the general path decides.
+    head = '{"type":"content_block_delta","index":'
+    assert stream.feed(SSEEvent(head + '1,"delta":{"type":"text_delta","text":"x"}}')) == []
+    assert stream.feed(SSEEvent(head + 'x,"delta":{"type":"text_delta","text":"x"}}')) == []
+    (chunk,) = stream.feed(SSEEvent(head + '0,"delta":{"type":"text_delta","text":"a\\\\"}}'))
+    assert json.loads(sse_data(chunk)[0])["choices"][0]["delta"] == {"content": "a\\"}
+
+
+def test_stream_tool_calls_are_indexed_from_zero() -> None:
+    blocks = [
+        {"type": "text", "text": "Checking both."},
+        {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {"city": "Paris"}},
+        {
+            "type": "tool_use",
+            "id": "toolu_b",
+            "name": "get_time",
+            "input": {"zone": "CET", "n": [1, 2]},
+        },
+    ]
+    splits = [
+        ["Checking both."],
+        ['{"ci', 'ty": "Par', 'is"}'],
+        ["", '{"zone": "CET", ', '"n": [1, 2]}'],
+    ]
+    _, out = run(stream_of(blocks, "tool_use", splits))
+    final, _, done = accumulate(out)
+    assert done
+    message_ = final.choices[0].message
+    assert final.choices[0].finish_reason == "tool_calls"
+    assert message_.content == "Checking both."
+    calls = message_.tool_calls
+    assert calls is not None
+    assert [(c.id, c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("toolu_a", "get_weather", {"city": "Paris"}),
+        ("toolu_b", "get_time", {"zone": "CET", "n": [1, 2]}),
+    ]
+
+
+def test_stream_tool_without_input_gets_empty_object_arguments() -> None:
+    blocks = [{"type": "tool_use", "id": "t", "name": "now", "input": {}}]
+    final, _, _ = accumulate(run(stream_of(blocks, "tool_use", [[""]]))[1])
+    assert final.choices[0].message.tool_calls[0].function.arguments == "{}"
+
+
+def test_stream_thinking_with_signature_can_be_sent_back() -> None:
+    blocks = [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "sig-xyz"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "42"},
+    ]
+    _, out = run(stream_of(blocks, splits=[["Let me", " think."], [], ["42"]]))
+    final, _, _ = accumulate(out)
+    dumped = final.choices[0].message.model_dump()
+    assert dumped["content"] == "42"
+    assert dumped["reasoning_content"] == "Let me think."
+    assert dumped["thinking_blocks"] == [
+        {"index": 0, "type": "thinking", "thinking": "Let me think.", "signature": "sig-xyz"},
+        {"index": 1, "type": "redacted_thinking", "data": "opaque"},
+    ]
+    assistant = {
+        "role": "assistant",
+        "content": dumped["content"],
+        "thinking_blocks": dumped["thinking_blocks"],
+    }
+    body = translate(chat(user(), assistant, user("more"), reasoning_effort="low"))
+    assert body["messages"][1]["content"][:2] == [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "sig-xyz"},
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]
+
+
+def test_stream_max_tokens_finishes_with_length() -> None:
+    final, _, done = accumulate(
+        run(stream_of([{"type": "text", "text": "trunc"}], "max_tokens"))[1]
+    )
+    assert done and final.choices[0].finish_reason == "length"
+
+
+def test_stream_usage_chunk_when_asked() -> None:
+    _, out = run(stream_of([{"type": "text", "text": "hi"}]), include_usage=True)
+    final, chunks, done = accumulate(out)
+    assert done
+    assert chunks[-1].choices == []
+    assert final.usage is not None
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens, final.usage.total_tokens) == (
+        30,
+        42,
+        72,
+    )
+    assert final.usage.prompt_tokens_details is not None
+    assert final.usage.prompt_tokens_details.cached_tokens == 5
+    _, out = run(stream_of([{"type": "text", "text": "hi"}]))
+    assert all(c.usage is None for c in accumulate(out)[1])
+
+
+def test_stream_json_tool_streams_as_content() -> None:
+    blocks = [
+        {"type": "tool_use", "id": "t", "name": JSON_TOOL, "input": {"name": "Ada", "age": 36}}
+    ]
+    final, _, _ = accumulate(
+        run(stream_of(blocks, "tool_use", [['{"name": ', '"Ada", "age": 36}']]))[1]
+    )
+    choice = final.choices[0]
+    assert json.loads(choice.message.content or "") == {"name": "Ada", "age": 36}
+    assert choice.message.tool_calls is None
+    assert choice.finish_reason == "stop"
+
+
+def test_stream_error_event_sets_failure_and_never_done() -> None:
+    events = stream_of([{"type": "text", "text": "partial"}])[:5]
+    events.append({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    stream, out = run(events)
+    assert stream.failure == (
+        529,
+        {
+            "message": "Overloaded",
+            "type": "overloaded_error",
+            "code": "overloaded_error",
+            "param": None,
+        },
+    )
+    assert not stream.complete
+    final, _, done = accumulate(out)
+    assert not done
+    assert final.choices[0].finish_reason is None
+    assert final.choices[0].message.content == "partial"
+
+
+def test_cut_stream_ends_without_done_or_finish_reason() -> None:
+    events = stream_of([{"type": "text", "text": "abc"}], splits=[["a", "b", "c"]])[:6]
+    stream, out = run(events)
+    assert not stream.complete and stream.failure is None
+    assert stream.end() == []
+    final, _, done = accumulate(out)
+    assert not done and final.choices[0].finish_reason is None
+
+
+def test_stream_ignores_pings_comments_and_unknown_events() -> None:
+    stream = ChatStream(model="m", created=1, include_usage=False)
+    assert stream.feed(SSEEvent("", has_data=False)) == []
+    assert stream.feed(SSEEvent("not json")) == []
+    assert stream.feed(SSEEvent("[1]")) == []
+    assert stream.feed(sse({"type": "ping"})) == []
+    assert stream.feed(sse({"type": "future_event", "x": 1})) == []
+    assert (
+        stream.feed(
+            sse(
+                {
+                    "type": "content_block_delta",
+                    "index": 3,
+                    "delta": {"type": "text_delta", "text": "x"},
+                }
+            )
+        )
+        == []
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(block_strategy, max_size=6),
+    st.sampled_from(["end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal"]),
+    st.booleans(),
+    st.booleans(),
+    st.data(),
+)
+def test_any_messages_stream_accumulates_like_the_json_answer(
+    blocks: list[dict[str, Any]],
+    stop_reason: str,
+    include_usage: bool,
+    compact: bool,
+    data: st.DataObject,
+) -> None:
+    for n, block in enumerate(blocks):
+        if block["type"] == "tool_use":
+            block["id"] = f"toolu_{n}"
+    splits = [
+        split(data.draw, whole(b)) if b["type"] != "redacted_thinking" else [] for b in blocks
+    ]
+    events = stream_of(blocks, stop_reason, splits)
+    pings = data.draw(st.lists(st.integers(1, len(events) - 1), max_size=3))
+    for at in sorted(pings, reverse=True):
+        events.insert(at, {"type": "ping"})
+    stream, out = run(events, include_usage=include_usage, compact=compact)
+    final, _, done = accumulate(out)
+    assert done and stream.complete
+
+    expected = messages_to_chat(
+        {**message(*blocks, stop_reason=stop_reason), "id": "msg_stream", "usage": stream.usage},
+        model="claude-sonnet",
+        created=1700,
+    )
+    want = expected["choices"][0]
+    got = final.choices[0].message.model_dump()
+    assert (got["content"] or "") == (want["message"]["content"] or "")
+    assert final.choices[0].finish_reason == want["finish_reason"]
+    calls = [
+        (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in got["tool_calls"] or []
+    ]
+    assert calls == [
+        (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in want["message"].get("tool_calls", [])
+    ]
+    if "thinking_blocks" in want["message"]:
+        assert got.get("reasoning_content", "") == want["message"].get("reasoning_content", "")
+        assert [
+            {k: v for k, v in b.items() if k != "index"} for b in got["thinking_blocks"]
+        ] == want["message"]["thinking_blocks"]
+    else:
+        assert got.get("thinking_blocks") is None
+    if include_usage:
+        assert final.usage is not None and final.usage.model_dump(exclude_none=True) == {
+            **expected["usage"],
+            "prompt_tokens_details": {"cached_tokens": 5},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        }
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(odd_events, max_size=8), st.booleans())
+def test_stream_never_fails_on_malformed_events(events: list[dict[str, Any]], usage: bool) -> None:
+    stream = ChatStream(model="m", created=1, include_usage=usage)
+    for event in events:
+        for chunk in stream.feed(sse(event)):
+            assert chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")
+            json.loads(chunk[6:])
+    stream.end()
+
+
+def test_json_tool_stream_parses_into_the_callers_model() -> None:
+    """What ``chat.completions.stream(response_format=Person)`` does with the chunks."""
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    blocks = [
+        {"type": "tool_use", "id": "t", "name": JSON_TOOL, "input": {"name": "Ada", "age": 36}}
+    ]
+    _, out = run(stream_of(blocks, "tool_use", [['{"na', 'me": "Ada", "age": 36}']]), compact=True)
+    state: ChatCompletionStreamState[Person] = ChatCompletionStreamState(response_format=Person)
+    for item in sse_data(b"".join(out)):
+        if item != "[DONE]":
+            state.handle_chunk(ChatCompletionChunk.model_validate(json.loads(item)))
+    assert state.get_final_completion().choices[0].message.parsed == Person(name="Ada", age=36)
