@@ -263,18 +263,40 @@ class _Translated:
         assert answer.chunks is not None
         decoder = SSEDecoder()
         translator = self._translator
-        events = decoder.feed(answer.body)
+        feed_raw = getattr(translator, "feed_raw", None)
         chunks = answer.chunks
+        chunk = answer.body
+        pending = b""
         while True:
-            out = [piece for event in events for piece in translator.feed(event)]
+            if feed_raw is not None and b"\r" not in chunk:
+                # LF-only blocks, split here: a translator that can read an event from its
+                # raw bytes (a text delta) skips the decoder; the rest go through it whole.
+                buf = pending + chunk if pending else chunk
+                end = buf.rfind(b"\n\n")
+                if end < 0:
+                    pending, out = buf, list[bytes]()
+                else:
+                    pending = buf[end + 2 :]
+                    out = []
+                    for block in buf[:end].split(b"\n\n"):
+                        raw = block + b"\n\n"
+                        fast = feed_raw(raw)
+                        if fast is None:
+                            fast = [p for e in decoder.feed(raw) for p in translator.feed(e)]
+                        out += fast
+            else:
+                if pending:
+                    chunk, pending = pending + chunk, b""
+                feed_raw = None  # a CR seen: line ends need the decoder from here on
+                out = [piece for event in decoder.feed(chunk) for piece in translator.feed(event)]
             if out:
                 await _send_part(ex, send, b"".join(out))
             try:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
-            events = decoder.feed(chunk)
-        tail = [piece for event in decoder.end() for piece in translator.feed(event)]
+        rest = decoder.feed(pending) if pending else []
+        tail = [piece for event in (*rest, *decoder.end()) for piece in translator.feed(event)]
         tail += translator.end()
         if tail:
             await _send_part(ex, send, b"".join(tail))

@@ -511,3 +511,58 @@ def test_sync_clients_reach_claude() -> None:
     assert "sync hello" in (chat.choices[0].message.content or "")
     assert "sync stream" in text
     assert "sync responses" in response.output_text
+
+
+def _claude_stream(text_pieces: list[str]) -> bytes:
+    events: list[dict[str, Any]] = [
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        *(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}
+            for t in text_pieces
+        ),
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 3},
+        },
+        {"type": "message_stop"},
+    ]
+    body = MESSAGE_START + b"".join(
+        f"event: {e['type']}\ndata: {json.dumps(e, separators=(',', ':'))}\n\n".encode()
+        for e in events
+    )
+    return body
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 64, 0])
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+async def test_a_translated_stream_is_the_same_however_the_upstream_splits_it(
+    chunk_size: int, line_end: str
+) -> None:
+    pieces = ["Hello", ", ", 'a "quoted"', " word\\n", " é😀", ""]
+    body = _claude_stream(pieces).replace(b"\n", line_end.encode())
+    parts = (
+        [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
+        if chunk_size
+        else [body]
+    )
+    upstream = Scripted(sse_step(*parts))
+    async with (
+        scripted_upstream("httpx", upstream) as (url, client),
+        AzureGateway(claude_config(url), http_client=client) as gw,
+        caller(gw) as c,
+    ):
+        resp = await c.post(
+            "/v1/chat/completions",
+            json={
+                "model": "claude-sonnet",
+                "messages": [{"role": "user", "content": "x"}],
+                "stream": True,
+            },
+        )
+    assert resp.text.rstrip().endswith("data: [DONE]")
+    chunks = sse_json(resp.content)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "".join(pieces)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

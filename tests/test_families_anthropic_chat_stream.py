@@ -319,3 +319,45 @@ def test_json_tool_stream_parses_into_the_callers_model() -> None:
         if item != "[DONE]":
             state.handle_chunk(ChatCompletionChunk.model_validate(json.loads(item)))
     assert state.get_final_completion().choices[0].message.parsed == Person(name="Ada", age=36)
+
+
+def _raw(event: dict[str, Any]) -> bytes:
+    """An event as the Messages API writes it on the wire: compact JSON, LF line ends."""
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(block_strategy, min_size=1, max_size=4), st.data())
+def test_raw_fast_path_translates_exactly_as_the_decoded_path(
+    blocks: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    for n, block in enumerate(blocks):
+        if block["type"] == "tool_use":
+            block["id"] = f"toolu_{n}"
+    splits = [split(data.draw, whole(block)) for block in blocks]
+    events = stream_of(blocks, splits=splits)
+    _, decoded = run(events, compact=True)
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+    raw_out: list[bytes] = []
+    for event in events:
+        fast = stream.feed_raw(_raw(event))
+        raw_out += fast if fast is not None else stream.feed(sse(event, compact=True))
+    raw_out += stream.end()
+    assert raw_out == decoded
+
+
+def test_raw_fast_path_takes_only_compact_text_deltas_of_open_text_blocks() -> None:
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+    delta = {"type": "content_block_delta", "index": 0}
+    text = _raw({**delta, "delta": {"type": "text_delta", "text": "hi"}})
+    assert stream.feed_raw(text) is None  # no block 0 opened yet
+    stream.feed(sse({"type": "content_block_start", "index": 0, "content_block": whole_text()}))
+    assert stream.feed_raw(text) == stream.feed(sse(json.loads(text.split(b"data: ")[1])))
+    assert stream.feed_raw(text.replace(b"\n\n", b"\r\n\r\n")) is None
+    assert stream.feed_raw(_raw({**delta, "delta": {"type": "text_delta", "text": 'a"b'}})) is None
+    assert stream.feed_raw(_raw({"type": "ping"})) is None
+
+
+def whole_text() -> dict[str, Any]:
+    return {"type": "text", "text": ""}

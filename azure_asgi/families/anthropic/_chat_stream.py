@@ -17,6 +17,10 @@ _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
 _TEXT_HEAD = '{"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
+#: The same text delta as a whole LF-ended event, for :meth:`ChatStream.feed_raw`.
+_RAW_HEAD = b"event: content_block_delta\ndata: " + _TEXT_HEAD.encode()
+_RAW_MID = _TEXT_MID.encode()
+_RAW_TAIL = b'"}}\n\n'
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -146,6 +150,30 @@ class ChatStream:
             status = error_status(kind_of if isinstance(kind_of, str) else "")
             self.failure = (status, error_object(error, status))
         return []  # ping, and event types newer than this translator
+
+    def feed_raw(self, raw: bytes) -> list[bytes] | None:
+        """:meth:`feed` for one whole event given as its raw bytes, or None when this is not
+        a compact text delta (then the relay decodes it and calls :meth:`feed`). Most events of
+        a Claude stream are text deltas: copying their string literal straight from the bytes,
+        with no SSE decode and no str round trip, is most of what translation costs
+        (docs/performance.md)."""
+        if not raw.startswith(_RAW_HEAD) or not raw.endswith(_RAW_TAIL):
+            return None
+        mid = raw.find(_RAW_MID, len(_RAW_HEAD))
+        if mid < 0:
+            return None
+        index = raw[len(_RAW_HEAD) : mid]
+        literal = raw[mid + len(_RAW_MID) : -len(_RAW_TAIL)]
+        # A quote could end the literal early and a line break would not be one data line:
+        # those take the general path, as does any block not opened as text.
+        if b'"' in literal or b"\n" in literal or literal.endswith(b"\\") or not index.isdigit():
+            return None
+        state = self._blocks.get(int(index))
+        if state is None or state.kind != "text":
+            return None
+        if not literal:
+            return []
+        return [self._delta(b'{"content":"' + literal + b'"}')]
 
     def _text_fast(self, data: str) -> list[bytes] | None:
         """A text delta in the API's compact form, translated without a JSON decode: its text
