@@ -3,10 +3,13 @@ the gateway to the (strict) emulator's Messages API and back, translated."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from pydantic import BaseModel
@@ -425,19 +428,8 @@ async def test_an_error_event_mid_stream_is_raised_by_the_sdk_never_done() -> No
         b'"message":"Overloaded"}}\n\n'
     )
     upstream = Scripted(sse_step(start, error))
-    async with (
-        scripted_upstream("aiohttp", upstream) as (url, client),
-        AzureGateway(claude_config(url), http_client=client) as gw,
-        caller(gw) as c,
-    ):
-        resp = await c.post(
-            "/v1/chat/completions",
-            json={
-                "model": "claude-sonnet",
-                "messages": [{"role": "user", "content": "x"}],
-                "stream": True,
-            },
-        )
+    async with claude_gateway("aiohttp", upstream) as (gw, c):
+        resp = await c.post("/v1/chat/completions", json=STREAMED)
         assert b"[DONE]" not in resp.content
         last = sse_json(resp.content)[-1]
         assert last["error"]["type"] == "overloaded_error" and last["status_code"] == 529
@@ -513,6 +505,26 @@ def test_sync_clients_reach_claude() -> None:
     assert "sync responses" in response.output_text
 
 
+STREAMED = {
+    "model": "claude-sonnet",
+    "messages": [{"role": "user", "content": "x"}],
+    "stream": True,
+}
+
+
+@contextlib.asynccontextmanager
+async def claude_gateway(
+    kind: str, upstream: Scripted
+) -> AsyncIterator[tuple[AzureGateway, httpx.AsyncClient]]:
+    """A gateway with a Claude alias in front of ``upstream``, and a raw client for it."""
+    async with (
+        scripted_upstream(kind, upstream) as (url, client),
+        AzureGateway(claude_config(url), http_client=client) as gw,
+        caller(gw) as c,
+    ):
+        yield gw, c
+
+
 def _claude_stream(text_pieces: list[str]) -> bytes:
     events: list[dict[str, Any]] = [
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
@@ -548,19 +560,8 @@ async def test_a_translated_stream_is_the_same_however_the_upstream_splits_it(
         else [body]
     )
     upstream = Scripted(sse_step(*parts))
-    async with (
-        scripted_upstream("httpx", upstream) as (url, client),
-        AzureGateway(claude_config(url), http_client=client) as gw,
-        caller(gw) as c,
-    ):
-        resp = await c.post(
-            "/v1/chat/completions",
-            json={
-                "model": "claude-sonnet",
-                "messages": [{"role": "user", "content": "x"}],
-                "stream": True,
-            },
-        )
+    async with claude_gateway("httpx", upstream) as (_, c):
+        resp = await c.post("/v1/chat/completions", json=STREAMED)
     assert resp.text.rstrip().endswith("data: [DONE]")
     chunks = sse_json(resp.content)
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
