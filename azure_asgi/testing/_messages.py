@@ -15,7 +15,14 @@ from typing import Any
 
 from ._json import json_text
 from ._messages_strict import sign_thinking, thinking_on, turns
-from ._schema import ToolSpec, choose_tool, instance_for, json_pieces, structured_text
+from ._schema import (
+    Conversation,
+    ToolSpec,
+    instance_for,
+    json_pieces,
+    structured_text,
+    tool_for,
+)
 from ._text import content_text, count_words, last_user_text, pieces, truncate
 
 __all__ = [
@@ -132,7 +139,7 @@ def _tool_choice(choice: Any) -> tuple[str, str | None]:
     return {"any": "required", "none": "none"}.get(kind, "auto"), None
 
 
-def _conversation(body: Mapping[str, Any]) -> tuple[bool, str | None, list[str]]:
+def _conversation(body: Mapping[str, Any]) -> Conversation:
     """Whether the last turn is the user's; its tool results' text (None when it has none);
     the tools used since the last user turn with text."""
     merged = turns(body["messages"])
@@ -148,7 +155,7 @@ def _conversation(body: Mapping[str, Any]) -> tuple[bool, str | None, list[str]]
             break
         called += [b["name"] for _, _, b in located if b.get("type") == "tool_use"]
     after = role == "user" and bool(results)
-    return role == "user", "\n".join(results) if after else None, called
+    return Conversation(role == "user", "\n".join(results) if after else None, called)
 
 
 def _stop_at(text: str, stops: Any) -> tuple[str, str | None]:
@@ -163,17 +170,9 @@ def _stop_at(text: str, stops: Any) -> tuple[str, str | None]:
 def plan_messages(body: Mapping[str, Any], *, seq: int) -> MessagesReply:
     """Decide the deterministic reply to a validated Messages request body."""
     prompt = last_user_text(body["messages"])
-    last_is_user, result, called = _conversation(body)
-    mode, named = _tool_choice(body.get("tool_choice"))
-    tool = choose_tool(
-        _tools(body),
-        mode=mode,
-        named=named,
-        last_user_text=prompt,
-        last_is_user=last_is_user,
-        after_tool_result=result is not None,
-        called=called,
-    )
+    where = _conversation(body)
+    result = where.result
+    tool = tool_for(_tools(body), _tool_choice(body.get("tool_choice")), prompt, where)
     blocks: list[dict[str, Any]] = []
     budget = body["max_tokens"]
     if thinking_on(body):

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._json import json_text
-from ._schema import ToolSpec, choose_tool, instance_for, json_pieces, structured_text
+from ._schema import (
+    Conversation,
+    ToolSpec,
+    instance_for,
+    json_pieces,
+    structured_text,
+    tool_for,
+)
 from ._text import content_text, count_words, last_user_text, pieces, prompt_words, truncate
 
 __all__ = [
@@ -124,7 +131,7 @@ def _tool_choice(choice: Any) -> tuple[str, str | None]:
     return "auto", None
 
 
-def _conversation(messages: Sequence[Any]) -> tuple[bool, str | None, list[str]]:
+def _conversation(messages: Sequence[Any]) -> Conversation:
     """Whether the last message is a user one; the trailing tool results' text (None when
     the last message is no tool result); the tools called since the last user message."""
     last = messages[-1] if isinstance(messages[-1], Mapping) else {}
@@ -143,7 +150,7 @@ def _conversation(messages: Sequence[Any]) -> tuple[bool, str | None, list[str]]
             if isinstance(function, Mapping) and isinstance(function.get("name"), str):
                 called.append(function["name"])
     result = "\n".join(reversed(results)) if results else None
-    return last.get("role") == "user", result, called
+    return Conversation(last.get("role") == "user", result, called)
 
 
 def _format_schema(body: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
@@ -168,17 +175,9 @@ def plan_chat(body: Mapping[str, Any], *, seq: int, model: str, created: int) ->
     messages = body["messages"]
     n = body.get("n") or 1
     prompt = last_user_text(messages)
-    last_is_user, result, called = _conversation(messages)
-    mode, named = _tool_choice(body.get("tool_choice"))
-    tool = choose_tool(
-        _tools(body),
-        mode=mode,
-        named=named,
-        last_user_text=prompt,
-        last_is_user=last_is_user,
-        after_tool_result=result is not None,
-        called=called,
-    )
+    where = _conversation(messages)
+    result = where.result
+    tool = tool_for(_tools(body), _tool_choice(body.get("tool_choice")), prompt, where)
     call_ids = tuple(f"call_{seq}_{i}" for i in range(n)) if tool else ()
     if tool is not None:
         arguments = json_text(instance_for(tool.parameters, prompt))

@@ -8,7 +8,14 @@ from typing import Any
 from ._exchange import Exchange, Handler, positive_int
 from ._json import json_bytes, json_text
 from ._replies import DEFAULT_MODEL
-from ._schema import ToolSpec, choose_tool, instance_for, json_pieces, structured_text
+from ._schema import (
+    Conversation,
+    ToolSpec,
+    instance_for,
+    json_pieces,
+    structured_text,
+    tool_for,
+)
 from ._store import Store, Tracked, page
 from ._text import count_words, pieces, truncate
 
@@ -95,7 +102,7 @@ def _output_text(output: Any) -> str:
     return _text({"content": output})
 
 
-def _conversation(items: Sequence[Mapping[str, Any]]) -> tuple[bool, str | None, list[str]]:
+def _conversation(items: Sequence[Mapping[str, Any]]) -> Conversation:
     """As for chat: whether the last item is a user message, the trailing tool outputs'
     text (None when there are none), the functions called since the last user message."""
     results = []
@@ -110,7 +117,7 @@ def _conversation(items: Sequence[Mapping[str, Any]]) -> tuple[bool, str | None,
         if item.get("type") == "function_call" and isinstance(item.get("name"), str):
             called.append(item["name"])
     last_is_user = bool(items) and items[-1].get("role") == "user"
-    return last_is_user, "\n".join(reversed(results)) if results else None, called
+    return Conversation(last_is_user, "\n".join(reversed(results)) if results else None, called)
 
 
 def _format_schema(body: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
@@ -131,17 +138,9 @@ def _plan(ex: Exchange, items: list[dict[str, Any]], previous: Tracked | None) -
     """The finished response to a validated create request (tools: the rule in ``_schema``)."""
     body, store = ex.payload, ex.store
     prompt = _last_user_text(items) or (_last_user_text(previous.items) if previous else "")
-    last_is_user, result, called = _conversation(items)
-    mode, named = _tool_choice(body.get("tool_choice"))
-    tool = choose_tool(
-        _tools(body),
-        mode=mode,
-        named=named,
-        last_user_text=prompt,
-        last_is_user=last_is_user,
-        after_tool_result=result is not None,
-        called=called,
-    )
+    where = _conversation(items)
+    result = where.result
+    tool = tool_for(_tools(body), _tool_choice(body.get("tool_choice")), prompt, where)
     incomplete = None
     if tool is not None:
         arguments = json_text(instance_for(tool.parameters, prompt))

@@ -48,9 +48,17 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["ToolSpec", "choose_tool", "instance_for", "json_pieces", "structured_text"]
+__all__ = [
+    "Conversation",
+    "ToolSpec",
+    "choose_tool",
+    "instance_for",
+    "json_pieces",
+    "structured_text",
+    "tool_for",
+]
 
 # Past this depth a recursive schema gets the smallest instance it allows (no optional
 # array items, the null branch of a union), so that a tree model still terminates.
@@ -285,6 +293,34 @@ class ToolSpec:
 
     name: str
     parameters: Mapping[str, Any]
+
+
+class Conversation(NamedTuple):
+    """Where a conversation stands, read the same way from every API's request."""
+
+    #: Whether the last message is the user's.
+    last_is_user: bool
+    #: The trailing tool results' text; None when the last message is no tool result.
+    result: str | None
+    #: The tools called since the last user message.
+    called: list[str]
+
+
+def tool_for(
+    tools: Sequence[ToolSpec], choice: tuple[str, str | None], prompt: str, where: Conversation
+) -> ToolSpec | None:
+    """:func:`choose_tool` for one request: its tools, its ``(mode, name)`` tool choice, the
+    last user text and where the conversation stands."""
+    mode, named = choice
+    return choose_tool(
+        tools,
+        mode=mode,
+        named=named,
+        last_user_text=prompt,
+        last_is_user=where.last_is_user,
+        after_tool_result=where.result is not None,
+        called=where.called,
+    )
 
 
 def choose_tool(
