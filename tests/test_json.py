@@ -146,3 +146,35 @@ def test_text_without_lone_surrogates_is_written_as_compact_json_dumps_writes_it
     value: Any,
 ) -> None:
     assert _json.dumps(value) == reference(value)
+
+
+def _outcome(read: Any, raw: bytes | str) -> tuple[str, Any]:
+    try:
+        return "value", read(raw)
+    except RecursionError:
+        return "too deep", None
+    except json.JSONDecodeError as exc:
+        return "bad json", str(exc)
+    except ValueError:  # json's UnicodeDecodeError, or _json's plain "not UTF-8"
+        return "not text", None
+
+
+json_texts = st.one_of(
+    plain_values.map(json.dumps),
+    json_values.map(lambda v: json.dumps(v, ensure_ascii=False)),
+    st.text(alphabet=' \t\n\r{}[]":,.-+0123456789eEtruefalsn\\u', max_size=30),
+)
+json_bytes = st.one_of(
+    json_texts.map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.tuples(st.sampled_from(["utf-8-sig", "utf-16", "utf-16-le", "utf-32-be"]), json_texts).map(
+        lambda p: p[1].encode(p[0], "surrogatepass")
+    ),
+    st.binary(max_size=24),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(json_bytes, json_texts))
+def test_loads_reads_what_json_loads_reads_and_refuses_what_it_refuses(raw: bytes | str) -> None:
+    # The same value, or the same JSON error message; encodings json detects stay detected.
+    assert _outcome(_json.loads, raw) == _outcome(json.loads, raw)
