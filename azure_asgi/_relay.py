@@ -269,21 +269,16 @@ class _Translated:
         pending = b""
         while True:
             if feed_raw is not None and b"\r" not in chunk:
-                # LF-only blocks, split here: a translator that can read an event from its
-                # raw bytes (a text delta) skips the decoder; the rest go through it whole.
+                # LF-only events, whole: a translator that reads raw bytes takes them as they
+                # are, up to the last blank line; the rest waits for the next chunk.
                 buf = pending + chunk if pending else chunk
-                end = buf.rfind(b"\n\n")
-                if end < 0:
-                    pending, out = buf, list[bytes]()
+                end = buf.rfind(b"\n\n") + 2
+                if end < 2:
+                    pending, out = buf, []
+                elif end == len(buf):
+                    pending, out = b"", feed_raw(buf)
                 else:
-                    pending = buf[end + 2 :]
-                    out = []
-                    for block in buf[:end].split(b"\n\n"):
-                        raw = block + b"\n\n"
-                        fast = feed_raw(raw)
-                        if fast is None:
-                            fast = [p for e in decoder.feed(raw) for p in translator.feed(e)]
-                        out += fast
+                    pending, out = buf[end:], feed_raw(buf[:end])
             else:
                 if pending:
                     chunk, pending = pending + chunk, b""

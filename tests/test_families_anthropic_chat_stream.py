@@ -327,36 +327,90 @@ def _raw(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(block_strategy, min_size=1, max_size=4), st.data())
-def test_raw_fast_path_translates_exactly_as_the_decoded_path(
-    blocks: list[dict[str, Any]], data: st.DataObject
+def _feed_raw_in(events: list[bytes], cuts: list[int], stream: ChatStream) -> bytes:
+    """The raw path's output for ``events`` handed over in runs that end at ``cuts``."""
+    out: list[bytes] = []
+    start = 0
+    for cut in [*sorted(set(cuts)), len(events)]:
+        if cut > start:
+            out += stream.feed_raw(b"".join(events[start:cut]))
+            start = cut
+    return b"".join(out + stream.end())
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(block_strategy, min_size=1, max_size=4),
+    st.data(),
+    st.booleans(),
+    st.lists(st.integers(0, 40), max_size=6),
+)
+def test_raw_path_translates_exactly_as_the_decoded_path(
+    blocks: list[dict[str, Any]], data: st.DataObject, usage: bool, cuts: list[int]
 ) -> None:
     for n, block in enumerate(blocks):
         if block["type"] == "tool_use":
             block["id"] = f"toolu_{n}"
     splits = [split(data.draw, whole(block)) for block in blocks]
     events = stream_of(blocks, splits=splits)
-    _, decoded = run(events, compact=True)
-    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
-    raw_out: list[bytes] = []
-    for event in events:
-        fast = stream.feed_raw(_raw(event))
-        raw_out += fast if fast is not None else stream.feed(sse(event, compact=True))
-    raw_out += stream.end()
-    assert raw_out == decoded
+    decoded_stream, decoded = run(events, compact=True, include_usage=usage)
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=usage)
+    raw = _feed_raw_in([_raw(event) for event in events], cuts, stream)
+    assert raw == b"".join(decoded)
+    assert (stream.complete, stream.usage) == (decoded_stream.complete, decoded_stream.usage)
 
 
-def test_raw_fast_path_takes_only_compact_text_deltas_of_open_text_blocks() -> None:
+def test_raw_path_copies_only_literals_fit_for_one_data_line() -> None:
     stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
     delta = {"type": "content_block_delta", "index": 0}
+    head = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
     text = _raw({**delta, "delta": {"type": "text_delta", "text": "hi"}})
-    assert stream.feed_raw(text) is None  # no block 0 opened yet
-    stream.feed(sse({"type": "content_block_start", "index": 0, "content_block": whole_text()}))
-    assert stream.feed_raw(text) == stream.feed(sse(json.loads(text.split(b"data: ")[1])))
-    assert stream.feed_raw(text.replace(b"\n\n", b"\r\n\r\n")) is None
-    assert stream.feed_raw(_raw({**delta, "delta": {"type": "text_delta", "text": 'a"b'}})) is None
-    assert stream.feed_raw(_raw({"type": "ping"})) is None
+    assert stream.feed_raw(text) == []  # no block 0 opened yet: nothing to add it to
+    stream.feed_raw(
+        _raw({"type": "content_block_start", "index": 0, "content_block": whole_text()})
+    )
+    contents = [
+        text,
+        _raw({**delta, "delta": {"type": "text_delta", "text": 'a "quoted" \\ word\\'}}),
+        # Not JSON the API would send; an unescaped quote, a lone final backslash and a raw
+        # line break must never be copied as they are.
+        head + b'"delta":{"type":"text_delta","text":"x"y"}}\n\n',
+        head + b'"delta":{"type":"text_delta","text":"x\\"}}\n\n',
+        head + b'"delta":{"type":"text_delta","text":"x\ny"}}\n\n',
+        b'event: ping\ndata: {"type": "ping"}\n\n',
+        b": a comment\n\n",
+        _raw({**delta, "delta": {"type": "text_delta", "text": ""}}),
+        _raw({**delta, "delta": {"type": "text_delta", "text": "é\u2028"}}),
+    ]
+    out = stream.feed_raw(b"".join(contents))
+    deltas = [json.loads(d)["choices"][0]["delta"] for piece in out for d in sse_data(piece)]
+    assert deltas == [
+        {"content": "hi"},
+        {"content": 'a "quoted" \\ word\\'},
+        {"content": "é\u2028"},
+    ]
+    assert all(line.startswith(b"data: ") for piece in out for line in piece.split(b"\n") if line)
+
+
+def test_raw_path_hands_other_shapes_to_the_decoder() -> None:
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+    # Comments, an id line and a data line without its space: not the two-line shape.
+    start = {"type": "content_block_start", "index": 0, "content_block": whole_text()}
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "ok"},
+    }
+    events = [
+        b": keep-alive\nevent: content_block_start\nid: 7\ndata:" + _raw(start).split(b"data: ")[1],
+        b"event: content_block_delta\ndata:" + _raw(delta).split(b"data: ")[1],
+        _raw({"type": "content_block_stop", "index": 0}),
+        _raw({"type": "message_stop"}),
+    ]
+    out = b"".join(stream.feed_raw(b"".join(events)) + stream.end())
+    deltas = [json.loads(d)["choices"][0]["delta"] for d in sse_data(out) if d != "[DONE]"]
+    assert deltas == [{"role": "assistant", "content": ""}, {"content": "ok"}]
+    assert stream.complete and out.endswith(b"data: [DONE]\n\n")
 
 
 def whole_text() -> dict[str, Any]:

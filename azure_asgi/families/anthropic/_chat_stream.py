@@ -4,10 +4,11 @@ upstream event at a time. Pure state machine, no I/O (docs/claude.md, "Streaming
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ... import _json
-from ..._sse import SSEEvent, encode_event
+from ..._sse import SSEDecoder, SSEEvent, encode_event
 from ._common import JSON_TOOL, chat_usage, error_object, error_status, finish_reason, text_field
 
 __all__ = ["ChatStream"]
@@ -17,11 +18,25 @@ _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
 _TEXT_HEAD = '{"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
-#: The same text delta as a whole LF-ended event, for :meth:`ChatStream.feed_raw`.
+#: The same text delta as a whole LF-ended block, for :meth:`ChatStream.feed_raw`.
 _RAW_HEAD = b"event: content_block_delta\ndata: " + _TEXT_HEAD.encode()
 _RAW_MID = _TEXT_MID.encode()
-_RAW_TAIL = b'"}}\n\n'
-
+_RAW_TAIL = b'"}}'
+_RAW_DATA = b"\ndata: "
+_RAW_PING = b"event: ping\n"
+_RAW_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
+_RAW_MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}'
+_RAW_TEXT_START = re.compile(
+    rb'event: content_block_start\ndata: \{"type":"content_block_start","index":(\d{1,9}),'
+    rb'"content_block":\{"type":"text","text":""\}\}'
+)
+#: message_start with a plain id and ``usage`` as its last field: only those two are read.
+_RAW_MESSAGE_START = re.compile(
+    rb'event: message_start\ndata: \{"type":"message_start","message":\{"id":"([\w-]{1,128})",'
+    rb'[^\n]*"usage":(\{[^{}\n]*\})\}\}'
+)
+#: A JSON string literal's body on one line: no quote, backslash or line break but in escapes.
+_LITERAL = re.compile(rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
 
 def _obj(value: Any) -> dict[str, Any]:
     """An object field of an upstream event; an empty one when it is missing or malformed (a
@@ -32,6 +47,47 @@ def _obj(value: Any) -> dict[str, Any]:
 def _index(data: dict[str, Any]) -> int:
     index = data.get("index", 0)
     return index if isinstance(index, int) else -1
+
+
+def _one_line_literal(literal: bytes) -> bool:
+    """Whether a JSON string literal's body can be copied into another as it is, on one
+    ``data:`` line: with no quote, backslash or line break it can; with one, the JSON string
+    grammar decides (an unescaped quote, a lone final backslash or a raw line break fails)."""
+    if b'"' not in literal and b"\\" not in literal and b"\n" not in literal:
+        return True
+    return _LITERAL.fullmatch(literal) is not None
+
+
+#: For each text block index, where a run of its text deltas ends: at the first event end
+#: (``"}}`` and the blank line) that the same block's next delta does not follow.
+_RUN_ENDS: dict[int, re.Pattern[bytes]] = {}
+#: Text block indexes past this take the event-by-event path (no pattern kept per index).
+_RUN_INDEXES = 16
+
+
+def _text_run(events: bytes, pos: int, lead: bytes, index: int) -> tuple[int, list[bytes]]:
+    """The text deltas of one block from ``pos`` on, as ``(end, literals)``: where the run
+    ends and the string literals it held (empty ones left out); ``(0, [])`` when the run is
+    not made only of compact, one-line literals, and must go event by event."""
+    if not 0 <= index < _RUN_INDEXES:
+        return 0, []
+    pattern = _RUN_ENDS.get(index)
+    if pattern is None:
+        end_of_event = re.escape(_RAW_TAIL + b"\n\n")
+        pattern = _RUN_ENDS[index] = re.compile(end_of_event + b"(?!" + re.escape(lead) + b")")
+    found = pattern.search(events, pos)
+    if found is None:
+        return 0, []
+    end = found.end()
+    run = events[pos + len(lead) : end - 5]
+    if b'\\"}}\n\n' in run or run.endswith(b"\\"):
+        return 0, []  # a literal ending in a backslash: each is checked on its own
+    texts = run.split(_RAW_TAIL + b"\n\n" + lead)
+    if not _one_line_literal(b"".join(texts)):
+        return 0, []
+    if b"" in texts:
+        texts = [text for text in texts if text]
+    return end, texts
 
 
 class _Block:
@@ -70,14 +126,21 @@ class ChatStream:
         self._created = created
         self._include_usage = include_usage
         self._id = ""
-        self._head = self._chunk_head()
         self._blocks: dict[int, _Block] = {}
         self._tools = 0  # tool calls announced so far
         self._thinking = 0  # thinking blocks sent so far
         self._started = False
+        #: For :meth:`feed_raw`: the open text block's delta prefix and stop event, as raw bytes.
+        self._text_lead: bytes | None = None
+        self._text_stop = b""
+        self._text_index = -1
+        self._decoder: SSEDecoder | None = None
+        #: The front of every chunk, built once the message id is known (or at the first
+        #: chunk, if the upstream never said it).
+        self._head = b""
 
-    def _chunk_head(self) -> bytes:
-        return (
+    def _set_head(self) -> None:
+        self._head = (
             b'{"id":'
             + _json.dumps(self._id)
             + b',"object":"chat.completion.chunk","created":'
@@ -86,6 +149,11 @@ class ChatStream:
             + _json.dumps(self._model)
             + b',"choices":[{"index":0,"delta":'
         )
+        # A run of text deltas is written as one join: these go before, between and after
+        # their string literals.
+        self._text_open = b"data: " + self._head + b'{"content":"'
+        self._text_close = b'"}' + _NO_FINISH + b"\n\n"
+        self._text_sep = self._text_close + self._text_open
 
     def _delta(self, delta: bytes) -> bytes:
         # Compact JSON never holds a raw line break, so it is one ``data:`` line as it is.
@@ -98,6 +166,8 @@ class ChatStream:
         if self._started:
             return []
         self._started = True
+        if not self._head:
+            self._set_head()
         return [self._delta(b'{"role":"assistant","content":""}')]
 
     def feed(self, event: SSEEvent) -> list[bytes]:
@@ -112,23 +182,86 @@ class ChatStream:
             data = _json.loads(event.data)
         except ValueError:
             return []  # not an event of the Messages stream; nothing to translate
-        if not isinstance(data, dict):
+        return self._on(data) if isinstance(data, dict) else []
+
+    def feed_raw(self, events: bytes) -> list[bytes]:
+        """:meth:`feed` for whole events given as their raw bytes: LF line ends only, each
+        event ending in its blank line.
+
+        Most events of a Claude stream are text deltas in the API's compact form. Their text is
+        a JSON string literal, and so is ``delta.content``: a run of them is split out of the
+        bytes at once and written as one join, with no SSE decode, no JSON decode and no str
+        round trip. Pings, a text block's start and stop and ``message_stop`` are recognised as
+        bytes too, and a two-line event's JSON is read straight from its ``data:`` line; only
+        anything else goes through the SSE decoder (docs/performance.md).
+        """
+        out: list[bytes] = []
+        pos, size = 0, len(events)
+        while pos < size:
+            lead = self._text_lead
+            if lead is not None and events.startswith(lead, pos):
+                end, texts = _text_run(events, pos, lead, self._text_index)
+                if end:
+                    if texts:
+                        out.append(self._text_open + self._text_sep.join(texts) + self._text_close)
+                    pos = end
+                    continue
+            stop = events.find(b"\n\n", pos)
+            if stop < 0:
+                stop = size
+            if stop > pos:
+                out += self._raw_block(events[pos:stop])
+            pos = stop + 2
+        return out
+
+    def _raw_block(self, block: bytes) -> list[bytes]:
+        """One event as its raw LF-only bytes, without its blank line."""
+        lead = self._text_lead
+        if lead is not None and block.startswith(lead) and block.endswith(_RAW_TAIL):
+            literal = block[len(lead) : -len(_RAW_TAIL)]
+            if _one_line_literal(literal):
+                return [self._text_open + literal + self._text_close] if literal else []
+        if block.startswith(_RAW_PING):
             return []
+        if block == self._text_stop:
+            return self._block_stop_at(self._text_index)
+        if block == _RAW_MESSAGE_STOP:
+            return self._on({"type": "message_stop"})
+        opened = _RAW_TEXT_START.fullmatch(block)
+        if opened is not None:
+            return self._block_start(
+                {"index": int(opened[1]), "content_block": {"type": "text", "text": ""}}
+            )
+        started = _RAW_MESSAGE_START.fullmatch(block)
+        if started is not None:
+            try:
+                usage = _json.loads(started[2])
+            except ValueError:
+                usage = None
+            return self._message_start({"id": started[1].decode(), "usage": usage})
+        head, sep, data = block.partition(_RAW_DATA)
+        if sep and head.startswith(b"event: ") and b"\n" not in head and b"\n" not in data:
+            # One event line and one data line, what the API always sends: its JSON as is.
+            try:
+                parsed = _json.loads(data)
+            except ValueError:
+                return []
+            return self._on(parsed) if isinstance(parsed, dict) else []
+        if self._decoder is None:
+            self._decoder = SSEDecoder()
+        return [p for e in self._decoder.feed(block + b"\n\n") for p in self.feed(e)]
+
+    def _on(self, data: dict[str, Any]) -> list[bytes]:
+        """The caller's chunks for one decoded upstream event."""
         kind = data.get("type")
         if kind == "content_block_delta":
             return self._block_delta(data)
         if kind == "content_block_start":
             return self._block_start(data)
         if kind == "content_block_stop":
-            return self._block_stop(data)
+            return self._block_stop_at(_index(data))
         if kind == "message_start":
-            message = _obj(data.get("message"))
-            if isinstance(message.get("id"), str):
-                self._id = message["id"]
-                self._head = self._chunk_head()
-            if isinstance(message.get("usage"), dict):
-                self.usage = dict(message["usage"])
-            return self._start()
+            return self._message_start(_obj(data.get("message")))
         if kind == "message_delta":
             return self._message_delta(data)
         if kind == "message_stop":
@@ -151,29 +284,13 @@ class ChatStream:
             self.failure = (status, error_object(error, status))
         return []  # ping, and event types newer than this translator
 
-    def feed_raw(self, raw: bytes) -> list[bytes] | None:
-        """:meth:`feed` for one whole event given as its raw bytes, or None when this is not
-        a compact text delta (then the relay decodes it and calls :meth:`feed`). Most events of
-        a Claude stream are text deltas: copying their string literal straight from the bytes,
-        with no SSE decode and no str round trip, is most of what translation costs
-        (docs/performance.md)."""
-        if not raw.startswith(_RAW_HEAD) or not raw.endswith(_RAW_TAIL):
-            return None
-        mid = raw.find(_RAW_MID, len(_RAW_HEAD))
-        if mid < 0:
-            return None
-        index = raw[len(_RAW_HEAD) : mid]
-        literal = raw[mid + len(_RAW_MID) : -len(_RAW_TAIL)]
-        # A quote could end the literal early and a line break would not be one data line:
-        # those take the general path, as does any block not opened as text.
-        if b'"' in literal or b"\n" in literal or literal.endswith(b"\\") or not index.isdigit():
-            return None
-        state = self._blocks.get(int(index))
-        if state is None or state.kind != "text":
-            return None
-        if not literal:
-            return []
-        return [self._delta(b'{"content":"' + literal + b'"}')]
+    def _message_start(self, message: dict[str, Any]) -> list[bytes]:
+        if isinstance(message.get("id"), str):
+            self._id = message["id"]
+            self._set_head()
+        if isinstance(message.get("usage"), dict):
+            self.usage = dict(message["usage"])
+        return self._start()
 
     def _text_fast(self, data: str) -> list[bytes] | None:
         """A text delta in the API's compact form, translated without a JSON decode: its text
@@ -201,6 +318,11 @@ class ChatStream:
         kind = block.get("type")
         if kind == "text":
             self._blocks[index] = _Block("text")
+            if index >= 0:
+                number = str(index).encode()
+                self._text_lead = _RAW_HEAD + number + _RAW_MID
+                self._text_stop = _RAW_STOP + number + b"}"
+                self._text_index = index
             if text_field(block, "text"):
                 out.append(self._content(block["text"]))
         elif kind == "thinking":
@@ -268,10 +390,12 @@ class ChatStream:
             state.signature += delta.get("signature") or ""
         return []
 
-    def _block_stop(self, data: dict[str, Any]) -> list[bytes]:
-        state = self._blocks.pop(_index(data), None)
+    def _block_stop_at(self, index: int) -> list[bytes]:
+        state = self._blocks.pop(index, None)
         if state is None:
             return []
+        if index == self._text_index:
+            self._text_lead, self._text_stop, self._text_index = None, b"", -1
         if state.kind == "thinking":
             entry = {
                 "index": self._thinking,
