@@ -169,7 +169,8 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
             )
         # Complete means its terminal event is out: whatever happened after it, nothing follows.
         if pump.complete:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not pump.ended:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         reported = translator.failure if translator is not None else None
         if reported is not None:
@@ -197,7 +198,7 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
 class _Passed:
     """Relays the upstream's bytes up to the last whole event of each chunk, untouched."""
 
-    __slots__ = ("_tap", "_terminals", "last")
+    __slots__ = ("_tap", "_terminals", "ended", "last")
 
     def __init__(
         self, terminals: tuple[bytes, ...], tap: Callable[[bytes], bytes] | None = None
@@ -205,9 +206,10 @@ class _Passed:
         self._terminals = terminals
         #: An observer's look at each block (docs/observability.md), returning what to send.
         self._tap = tap
-        #: The last block relayed: whether the stream is complete is read from it, once, when
-        #: the stream ends or fails (not per chunk).
+        #: The last block relayed: whether the stream is complete is read from it.
         self.last = b""
+        #: Whether the caller's body was ended here, with the block that held the terminal.
+        self.ended = False
 
     async def run(self, ex: Exchange, answer: Answer, send: Send) -> None:
         assert answer.chunks is not None
@@ -221,6 +223,8 @@ class _Passed:
                 else:
                     out, buf = buf[:end], buf[end:]
                 await self._send(ex, send, out)
+                if self.ended:
+                    return
             try:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
@@ -236,24 +240,37 @@ class _Passed:
             if not out:
                 return
         self.last = out
-        await _send_part(ex, send, out)
+        if self._terminals and self.complete:
+            # The terminal event: it ends the caller's body in the same message, and nothing
+            # more is read (docs/routes.md, "Streaming").
+            await _send_last(ex, send, out)
+            self.ended = True
+        else:
+            await _send_part(ex, send, out)
 
     @property
     def complete(self) -> bool:
         if not self._terminals:
             return True
-        body = self.last.rstrip()
-        final = body[body.rfind(b"\n\n") + 1 :]
-        return any(t in final for t in self._terminals)
+        last = self.last
+        # The last event: from the blank line before it to its end, trailing space aside. Read
+        # in place: the block may be kilobytes, and a copy of it is not needed.
+        end = len(last)
+        while end and last[end - 1] in b" \t\n\r\x0b\x0c":  # what bytes.rstrip() strips
+            end -= 1
+        start = last.rfind(b"\n\n", 0, end) + 1
+        return any(last.find(t, start, end) >= 0 for t in self._terminals)
 
 
 class _Translated:
     """Relays a stream through the family's translator, one upstream event at a time."""
 
-    __slots__ = ("_translator",)
+    __slots__ = ("_translator", "ended")
 
     def __init__(self, translator: StreamTranslator) -> None:
         self._translator = translator
+        #: Whether the caller's body was ended here, with the translation of the terminal.
+        self.ended = False
 
     @property
     def complete(self) -> bool:
@@ -284,6 +301,12 @@ class _Translated:
                     chunk, pending = pending + chunk, b""
                 feed_raw = None  # a CR seen: line ends need the decoder from here on
                 out = [piece for event in decoder.feed(chunk) for piece in translator.feed(event)]
+            if translator.complete:
+                # The terminal's translation and what the translator ends with go out with the
+                # end of the caller's body, in one message; nothing more is read.
+                await _send_last(ex, send, b"".join(out + translator.end()))
+                self.ended = True
+                return
             if out:
                 await _send_part(ex, send, b"".join(out))
             try:
@@ -293,13 +316,23 @@ class _Translated:
         rest = decoder.feed(pending) if pending else []
         tail = [piece for event in (*rest, *decoder.end()) for piece in translator.feed(event)]
         tail += translator.end()
-        if tail:
+        if translator.complete:
+            await _send_last(ex, send, b"".join(tail))
+            self.ended = True
+        elif tail:
             await _send_part(ex, send, b"".join(tail))
 
 
 async def _send_part(ex: Exchange, send: Send, body: bytes) -> None:
     """One more piece of a started answer; the first one's time is the time to first byte."""
     await send({"type": "http.response.body", "body": body, "more_body": True})
+    if ex.first_byte is None:
+        ex.first_byte = time.perf_counter()
+
+
+async def _send_last(ex: Exchange, send: Send, body: bytes) -> None:
+    """The last piece of a stream, ending its body in the same message (one write less)."""
+    await send({"type": "http.response.body", "body": body, "more_body": False})
     if ex.first_byte is None:
         ex.first_byte = time.perf_counter()
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from asgiref.testing import ApplicationCommunicator
 
 from azure_asgi import AzureGateway
@@ -170,7 +171,8 @@ async def test_events_split_across_chunks_are_relayed_whole() -> None:
             bodies.append(message["body"])
             if not message["more_body"]:
                 break
-    assert bodies == [b'data: {"a": 1}\n\n', b'data: {"b": 2}\n\n', b"data: [DONE]\n\n", b""]
+    # The terminal event ends the body in the same message: no empty message after it.
+    assert bodies == [b'data: {"a": 1}\n\n', b'data: {"b": 2}\n\n', b"data: [DONE]\n\n"]
 
 
 async def test_client_disconnect_closes_the_upstream_stream(emulator: AzureEmulator) -> None:
@@ -199,3 +201,57 @@ async def test_deadline_during_stream_ends_with_timeout_event(emulator: AzureEmu
     events = sse_data(resp.content)
     assert "[DONE]" not in events
     assert json.loads(events[-1])["error"]["code"] == "timeout"
+
+
+_CLAUDE_EVENTS = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1",'
+    b'"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"hi"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+    b'"usage":{"output_tokens":2}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "events", "last"),
+    [
+        ("gpt-4o", b'data: {"a": 1}\n\ndata: [DONE]\n\n', b'data: {"a": 1}\n\ndata: [DONE]\n\n'),
+        ("claude-sonnet", _CLAUDE_EVENTS, b"data: [DONE]\n\n"),
+    ],
+    ids=["relayed", "translated"],
+)
+async def test_the_terminal_event_ends_the_callers_stream_at_once(
+    model: str, events: bytes, last: bytes
+) -> None:
+    # An upstream that keeps its stream open after the terminal event: the caller's body ends
+    # with the terminal, in the same message, while the upstream is still open.
+    ended = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield events
+        await ended.wait()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    config = make_config()
+    claude = {"deployment": "claude-x", "family": "anthropic"}
+    config["resources"][0]["deployments"]["claude-sonnet"] = claude
+    async with mock_gateway(handler, config) as gw:
+        comm = ApplicationCommunicator(gw, gateway_scope())
+        request = {**STREAM, "model": model}
+        await comm.send_input({"type": "http.request", "body": json.dumps(request).encode()})
+        start = await comm.receive_output(timeout=5)
+        assert start["status"] == 200
+        messages = []
+        while not messages or messages[-1]["more_body"]:
+            messages.append(await comm.receive_output(timeout=5))
+        await comm.wait(timeout=5)  # the gateway is done with the request
+        ended.set()
+    assert messages[-1]["body"].endswith(last)
+    assert [m["more_body"] for m in messages] == [False]  # one message: the whole answer
