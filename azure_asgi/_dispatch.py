@@ -265,7 +265,7 @@ class Dispatcher:
                     break
         except UpstreamError as exc:
             raise _Failed(_broke(resource, exc), "broke_off") from None
-        if not head.strip():
+        if not head or head.isspace():  # (no stripped copy of what may be kilobytes)
             raise _Failed(_broke(resource, "no event before the stream ended"), "broke_off")
         return Answer(target, adapter, status, resp.headers, kind, head, resp, chunks)
 

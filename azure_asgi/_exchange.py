@@ -10,7 +10,7 @@ finishes, so they need no hook of their own into any stage (docs/architecture.md
 
 from __future__ import annotations
 
-import secrets
+import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -112,7 +112,8 @@ class Exchange:
             # Only a plain token is taken: it is echoed in headers, bodies and log lines.
             self._request_id = text if text.isascii() and text.isprintable() else ""
             if not self._request_id.strip():
-                self._request_id = secrets.token_hex(8)
+                # Unique, not secret: 64 random bits without a system call for each.
+                self._request_id = f"{random.getrandbits(64):016x}"
         return self._request_id
 
     def latency_ms(self) -> int:

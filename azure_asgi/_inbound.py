@@ -22,7 +22,7 @@ from ._types import Receive
 __all__ = ["Inbound", "read_inbound"]
 
 # Fields the gateway consumes itself and never forwards (docs/routes.md).
-_CONSUMED = ("fallbacks", "endpoint")
+_CONSUMED = frozenset({"fallbacks", "endpoint"})
 
 
 @dataclass(slots=True)
@@ -186,7 +186,7 @@ def _parse_json(call: Inbound, raw: bytes, resources: Collection[str]) -> None:
         call.pinned |= named
         call.dirty = True
     # Only model calls carry gateway fields: a batch's own `endpoint` is Azure's, not ours.
-    if op.routed_by == "model" and any(k in data for k in _CONSUMED):
+    if op.routed_by == "model" and not _CONSUMED.isdisjoint(data):
         call.dirty = True
         fb = data.pop("fallbacks", None)
         if fb is not None:

@@ -89,6 +89,9 @@ class RouteTable:
         self._ops: _Templates = {}
         self._anthropic_ops: _Templates = {}
         self._deployment_ops: dict[tuple[str, ...], dict[str, Operation]] = {}
+        #: Matches of paths without ids, which a service sees few of: found once, kept
+        #: (bounded, like the segments cache). A RouteMatch is frozen, so one serves all.
+        self._known: dict[tuple[str, tuple[str, ...]], RouteMatch] = {}
         for op in operations:
             segs = op.segments
             table = self._anthropic_ops if op.api == "anthropic" else self._ops
@@ -98,6 +101,18 @@ class RouteTable:
                 self._deployment_ops.setdefault(key, {})[op.method] = op
 
     def match(self, method: str, segments: Sequence[str]) -> RouteMatch:
+        key = (method, tuple(segments))  # route_segments' tuple already: no copy
+        known = self._known.get(key)
+        if known is not None:
+            return known
+        found = self._match(method, segments)
+        if not found.params:
+            if len(self._known) >= _SEGMENTS_MAX:
+                self._known.clear()
+            self._known[key] = found
+        return found
+
+    def _match(self, method: str, segments: Sequence[str]) -> RouteMatch:
         n = len(segments)
         if n >= 2 and segments[0] == "v1":
             found = self._match_path(method, segments[1:], "unified")

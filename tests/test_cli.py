@@ -317,7 +317,7 @@ def fake_run(monkeypatch: pytest.MonkeyPatch) -> FakeRun:
 
     fake = FakeRun()
     monkeypatch.setattr(uvicorn, "run", fake)
-    monkeypatch.setattr(_cli, "_freeze_startup_objects", lambda: None)  # not in the test process
+    monkeypatch.setattr(_cli, "_tune_collector", lambda: None)  # not in the test process
     monkeypatch.delenv("AZURE_ASGI_CONFIG", raising=False)
     return fake
 

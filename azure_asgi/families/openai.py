@@ -8,6 +8,7 @@ resource (docs/operations.md). This is the one place that knows Azure's URL shap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -79,6 +80,12 @@ class StreamedBody:
         return self._upload.stream(self._model)
 
 
+@functools.lru_cache(maxsize=1024)
+def _quoted(name: str) -> str:
+    """A deployment name or API version as a URL segment; a service uses few of them."""
+    return quote(name, safe="")
+
+
 def _join(first: str, rest: str) -> str:
     return f"{first}&{rest}" if rest else first
 
@@ -109,19 +116,19 @@ class OpenAIAdapter:
             url = f"{resource.base}/{path}"
         elif resource.api_style == "deployments" and op.upstream == "deployment":
             version = self._versions.dated(call, op)
-            dep = quote(target.deployment, safe="")
+            dep = _quoted(target.deployment)
             url = f"{resource.base}/openai/deployments/{dep}/{op.deployment_op}"
-            query = _join(f"api-version={quote(version, safe='')}", query)
+            query = _join(f"api-version={_quoted(version)}", query)
             model_in_body = False
         elif resource.api_style == "deployments" and op.upstream == "batches":
             version = self._versions.dated(call, op)
             url = f"{resource.base}/openai/{path}"
-            query = _join(f"api-version={quote(version, safe='')}", query)
+            query = _join(f"api-version={_quoted(version)}", query)
         else:
             url = f"{resource.base}/openai/v1/{path}"
             v1_version = self._versions.v1(call, op)
             if v1_version:
-                query = _join(f"api-version={quote(v1_version, safe='')}", query)
+                query = _join(f"api-version={_quoted(v1_version)}", query)
         return (f"{url}?{query}" if query else url), model_in_body
 
     def prepare(self, ex: Exchange, target: Target, auth: tuple[str, str]) -> UpstreamRequest:

@@ -38,6 +38,7 @@ _RAW_MESSAGE_START = re.compile(
 #: A JSON string literal's body on one line: no quote, backslash or line break but in escapes.
 _LITERAL = re.compile(rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
 
+
 def _obj(value: Any) -> dict[str, Any]:
     """An object field of an upstream event; an empty one when it is missing or malformed (a
     translator must not fail on what the upstream sent)."""
