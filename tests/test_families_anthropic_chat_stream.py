@@ -344,15 +344,20 @@ def _feed_raw_in(events: list[bytes], cuts: list[int], stream: ChatStream) -> by
     st.data(),
     st.booleans(),
     st.lists(st.integers(0, 40), max_size=6),
+    st.sampled_from(["end_turn", "max_tokens", "tool_use", "refusal", "pause_turn"]),
 )
 def test_raw_path_translates_exactly_as_the_decoded_path(
-    blocks: list[dict[str, Any]], data: st.DataObject, usage: bool, cuts: list[int]
+    blocks: list[dict[str, Any]],
+    data: st.DataObject,
+    usage: bool,
+    cuts: list[int],
+    stop_reason: str,
 ) -> None:
     for n, block in enumerate(blocks):
         if block["type"] == "tool_use":
             block["id"] = f"toolu_{n}"
     splits = [split(data.draw, whole(block)) for block in blocks]
-    events = stream_of(blocks, splits=splits)
+    events = stream_of(blocks, stop_reason, splits=splits)
     decoded_stream, decoded = run(events, compact=True, include_usage=usage)
     stream = ChatStream(model="claude-sonnet", created=1700, include_usage=usage)
     raw = _feed_raw_in([_raw(event) for event in events], cuts, stream)
@@ -390,6 +395,24 @@ def test_raw_path_copies_only_literals_fit_for_one_data_line() -> None:
         {"content": "é\u2028"},
     ]
     assert all(line.startswith(b"data: ") for piece in out for line in piece.split(b"\n") if line)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # usage not last, nested usage, an id that is not a plain token, a key ending "usage"
+        {"id": "msg_1", "usage": {"input_tokens": 7, "output_tokens": 1}, "model": "m"},
+        {"id": "msg_1", "usage": {"input_tokens": 7, "cache_creation": {"e5m": 2}}},
+        {"id": 'msg "1"', "usage": {"input_tokens": 7}},
+        {"id": "msg_1", 'x",,"usage":{': "y", "usage": {"input_tokens": 7}},
+    ],
+)
+def test_message_start_in_any_shape_reads_as_the_decoded_path(message: dict[str, Any]) -> None:
+    events = [{"type": "message_start", "message": message}, *stream_of([whole_text()])[2:]]
+    _, decoded = run(events, compact=True, include_usage=True)
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=True)
+    assert _feed_raw_in([_raw(e) for e in events], [], stream) == b"".join(decoded)
+    assert stream.usage is not None and stream.usage["input_tokens"] == 7
 
 
 def test_raw_path_hands_other_shapes_to_the_decoder() -> None:

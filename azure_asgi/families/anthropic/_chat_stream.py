@@ -18,6 +18,11 @@ _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
 _TEXT_HEAD = '{"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
+#: The empty delta and finish reason of a stream's last choice chunk, by reason.
+_FINISHES = {
+    reason: b'{},"finish_reason":"' + reason.encode() + b'"'
+    for reason in ("stop", "length", "tool_calls", "content_filter")
+}
 #: The same text delta as a whole LF-ended block, for :meth:`ChatStream.feed_raw`.
 _RAW_HEAD = b"event: content_block_delta\ndata: " + _TEXT_HEAD.encode()
 _RAW_MID = _TEXT_MID.encode()
@@ -31,9 +36,13 @@ _RAW_TEXT_START = re.compile(
     rb'"content_block":\{"type":"text","text":""\}\}'
 )
 #: message_start with a plain id and ``usage`` as its last field: only those two are read.
-_RAW_MESSAGE_START = re.compile(
-    rb'event: message_start\ndata: \{"type":"message_start","message":\{"id":"([\w-]{1,128})",'
-    rb'[^\n]*"usage":(\{[^{}\n]*\})\}\}'
+_RAW_MESSAGE_START = b'event: message_start\ndata: {"type":"message_start","message":{"id":"'
+_RAW_USAGE = b',"usage":{'
+_PLAIN_ID = re.compile(rb"[\w-]{1,128}")
+#: message_delta as the API sends it at the end: the stop reason and the usage, read alone.
+_RAW_MESSAGE_DELTA = re.compile(
+    rb'event: message_delta\ndata: \{"type":"message_delta","delta":\{'
+    rb'"stop_reason":"([a-z_]{1,40})","stop_sequence":null\},"usage":(\{[^\n]*\})\}'
 )
 #: A JSON string literal's body on one line: no quote, backslash or line break but in escapes.
 _LITERAL = re.compile(rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
@@ -59,33 +68,30 @@ def _one_line_literal(literal: bytes) -> bool:
     return _LITERAL.fullmatch(literal) is not None
 
 
-#: For each text block index, where a run of its text deltas ends: at the first event end
-#: (``"}}`` and the blank line) that the same block's next delta does not follow.
-_RUN_ENDS: dict[int, re.Pattern[bytes]] = {}
+#: For each text block index, a run of its text deltas in the API's compact form whose
+#: string literals fit on one line (:data:`_LITERAL`): what :func:`_text_run` takes at once.
+_RUNS: dict[int, re.Pattern[bytes]] = {}
 #: Text block indexes past this take the event-by-event path (no pattern kept per index).
 _RUN_INDEXES = 16
 
 
 def _text_run(events: bytes, pos: int, lead: bytes, index: int) -> tuple[int, list[bytes]]:
     """The text deltas of one block from ``pos`` on, as ``(end, literals)``: where the run
-    ends and the string literals it held (empty ones left out); ``(0, [])`` when the run is
-    not made only of compact, one-line literals, and must go event by event."""
+    ends and the string literals it held (empty ones left out); ``(0, [])`` when the event at
+    ``pos`` is not such a delta, and must be read on its own."""
     if not 0 <= index < _RUN_INDEXES:
         return 0, []
-    pattern = _RUN_ENDS.get(index)
+    pattern = _RUNS.get(index)
     if pattern is None:
-        end_of_event = re.escape(_RAW_TAIL + b"\n\n")
-        pattern = _RUN_ENDS[index] = re.compile(end_of_event + b"(?!" + re.escape(lead) + b")")
-    found = pattern.search(events, pos)
-    if found is None:
+        event = re.escape(lead) + _LITERAL.pattern + re.escape(_RAW_TAIL + b"\n\n")
+        pattern = _RUNS[index] = re.compile(b"(?:" + event + b")+")
+    run = pattern.match(events, pos)
+    if run is None:
         return 0, []
-    end = found.end()
-    run = events[pos + len(lead) : end - 5]
-    if b'\\"}}\n\n' in run or run.endswith(b"\\"):
-        return 0, []  # a literal ending in a backslash: each is checked on its own
-    texts = run.split(_RAW_TAIL + b"\n\n" + lead)
-    if not _one_line_literal(b"".join(texts)):
-        return 0, []
+    end = run.end()
+    # Each literal is one line with no bare quote, so the end of one delta and the start of
+    # the next can only be where the split finds them.
+    texts = events[pos + len(lead) : end - len(_RAW_TAIL) - 2].split(_RAW_TAIL + b"\n\n" + lead)
     if b"" in texts:
         texts = [text for text in texts if text]
     return end, texts
@@ -233,13 +239,19 @@ class ChatStream:
             return self._block_start(
                 {"index": int(opened[1]), "content_block": {"type": "text", "text": ""}}
             )
-        started = _RAW_MESSAGE_START.fullmatch(block)
-        if started is not None:
+        if block.startswith(_RAW_MESSAGE_START):
+            started = self._raw_message_start(block)
+            if started is not None:
+                return started
+        ended = _RAW_MESSAGE_DELTA.fullmatch(block)
+        if ended is not None:
             try:
-                usage = _json.loads(started[2])
+                usage = _json.loads(ended[2])
             except ValueError:
                 usage = None
-            return self._message_start({"id": started[1].decode(), "usage": usage})
+            if isinstance(usage, dict):
+                delta = {"stop_reason": ended[1].decode()}
+                return self._message_delta({"delta": delta, "usage": usage})
         head, sep, data = block.partition(_RAW_DATA)
         if sep and head.startswith(b"event: ") and b"\n" not in head and b"\n" not in data:
             # One event line and one data line, what the API always sends: its JSON as is.
@@ -251,6 +263,23 @@ class ChatStream:
         if self._decoder is None:
             self._decoder = SSEDecoder()
         return [p for e in self._decoder.feed(block + b"\n\n") for p in self.feed(e)]
+
+    def _raw_message_start(self, block: bytes) -> list[bytes] | None:
+        """message_start read for the two fields translation needs: the id, and ``usage`` when
+        it is the message's last field (a comma before it: no string holds an unescaped
+        ``,"usage":{``). None when the event is not in that form."""
+        head = len(_RAW_MESSAGE_START)
+        id_end = block.find(b'"', head)
+        usage_at = block.rfind(_RAW_USAGE)
+        if id_end < 0 or usage_at < id_end or not block.endswith(b"}}"):
+            return None
+        if _PLAIN_ID.fullmatch(block, head, id_end) is None:
+            return None
+        try:
+            usage = _json.loads(block[usage_at + len(_RAW_USAGE) - 1 : -2])
+        except ValueError:
+            return None
+        return self._message_start({"id": block[head:id_end].decode(), "usage": usage})
 
     def _on(self, data: dict[str, Any]) -> list[bytes]:
         """The caller's chunks for one decoded upstream event."""
@@ -426,11 +455,7 @@ class ChatStream:
         if reason == "tool_calls" and not self._tools:
             reason = "stop"  # only the JSON tool was called: a finished structured answer
         out = self._start()
-        out.append(
-            encode_event(
-                self._head + b'{},"finish_reason":' + _json.dumps(reason) + b',"logprobs":null}]}'
-            )
-        )
+        out.append(b"data: " + self._head + _FINISHES[reason] + b',"logprobs":null}]}\n\n')
         return out
 
     def end(self) -> list[bytes]:
