@@ -20,6 +20,7 @@ from ._catalog import Catalog, Target, unsupported_family
 from ._config import GatewayConfig, family_of
 from ._deadlines import Deadlines
 from ._direct import DirectKeys
+from ._disconnects import Disconnects
 from ._dispatch import Dispatcher
 from ._errors import ClientGone, GatewayError, timeout_error
 from ._exchange import Exchange
@@ -27,7 +28,7 @@ from ._identity import UpstreamAuth, build_auth
 from ._inbound import read_inbound
 from ._model_list import answer_model_list
 from ._observe import Observers
-from ._relay import CallerWatch, relay, send_error
+from ._relay import relay, send_error
 from ._routing import RouteTable, route_segments
 from ._transport import HttpClient, make_transport
 from ._types import Receive, Scope, Send
@@ -104,6 +105,7 @@ class AzureGateway:
         self._max_in_flight = limits.max_concurrency
         self._in_flight = 0
         self._deadlines = Deadlines(self.config.timeout_s)
+        self._disconnects = Disconnects()
         self._observers = Observers(
             self.config.telemetry, on_usage, tracer_provider, meter_provider
         )
@@ -118,6 +120,7 @@ class AzureGateway:
     async def aclose(self) -> None:
         """Close the upstream connection pool and the credentials the gateway created."""
         self._deadlines.close()
+        self._disconnects.close()
         await self._observers.aclose()
         await self._transport.aclose()
         for auth in self._auths.values():
@@ -259,7 +262,7 @@ class AzureGateway:
         ex.targets = self._targets(ex)
         if ex.watch is not None:
             ex.watch.dispatching(ex)
-        with CallerWatch(receive):
+        with self._disconnects.watch(receive, ex.deadline.request_task):
             try:
                 with ex.deadline:
                     outcome = await self._dispatcher.send(ex)

@@ -21,12 +21,18 @@ __all__ = ["Deadline", "Deadlines"]
 class Deadline:
     """``with deadline:`` raises TimeoutError out of the block once the request's time is up."""
 
-    __slots__ = ("_owner", "at", "expired", "task")
+    __slots__ = ("_owner", "at", "expired", "request_task", "task")
 
-    def __init__(self, owner: Deadlines, at: float) -> None:
+    def __init__(
+        self, owner: Deadlines, at: float, request_task: asyncio.Task[object] | None = None
+    ) -> None:
         self._owner = owner
         self.at = at
         self.expired = False
+        #: The task of the request this deadline is for, found once when it was made: every
+        #: phase enters it from that task, so none needs to look it up again.
+        self.request_task = request_task
+        #: The task to cancel while entered.
         self.task: asyncio.Task[object] | None = None
 
     @property
@@ -42,7 +48,7 @@ class Deadline:
             raise TimeoutError
         # A deadline that passed between two phases is caught by the next sweep (one tick):
         # no clock read here, on every request's path.
-        self.task = asyncio.current_task()
+        self.task = self.request_task or asyncio.current_task()
         self._owner.watch(self)
         return self
 
@@ -67,8 +73,9 @@ class Deadlines:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def new(self) -> Deadline:
-        """A deadline ``timeout_s`` from now, for one request."""
-        return Deadline(self, asyncio.get_running_loop().time() + self.timeout_s)
+        """A deadline ``timeout_s`` from now, for the request the current task runs."""
+        at = asyncio.get_running_loop().time() + self.timeout_s
+        return Deadline(self, at, asyncio.current_task())
 
     def watch(self, deadline: Deadline) -> None:
         self.live.add(deadline)

@@ -150,7 +150,7 @@ def _read_query(call: Inbound, query_string: bytes, resources: Collection[str]) 
 
 def _parse_json(call: Inbound, raw: bytes, resources: Collection[str]) -> None:
     op = call.route.operation
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise _bad("Request body is empty: send a JSON object.", code="invalid_json")
     try:
         data = _json.loads(raw)

@@ -14,7 +14,6 @@ never with ``[DONE]``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -26,12 +25,10 @@ from ._errors import GatewayError, error_body, timeout_error
 from ._exchange import Exchange
 from ._sse import SSEDecoder, event_boundary
 from ._transport import UpstreamError
-from ._types import Receive, Send
+from ._types import Send
 from .families import Adapter, StreamTranslator
 
 __all__ = [
-    "WATCH_AFTER_S",
-    "CallerWatch",
     "answer_headers",
     "pass_headers",
     "relay",
@@ -393,58 +390,3 @@ async def _end_stream(
         event = head + body + b"\n\n"
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-#: A request still running after this long gets a task watching for its caller to leave;
-#: quicker ones finish before a disconnect could matter, and cost a timer instead of a task.
-WATCH_AFTER_S = 0.02
-
-
-class CallerWatch:
-    """``with CallerWatch(receive):`` cancels the block when the caller disconnects, so the
-    upstream call (JSON or stream) is closed at once; the block then ends quietly.
-
-    Only a request that outlives :data:`WATCH_AFTER_S` pays for a watching task.
-    """
-
-    __slots__ = ("_receive", "_task", "_timer", "_watch", "gone")
-
-    def __init__(self, receive: Receive) -> None:
-        self._receive = receive
-        self._task: asyncio.Task[Any] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._watch: asyncio.Task[None] | None = None
-        self.gone = False
-
-    def __enter__(self) -> CallerWatch:
-        self._task = asyncio.current_task()
-        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, self._start)
-        return self
-
-    def _start(self) -> None:
-        self._timer = None
-        self._watch = asyncio.get_running_loop().create_task(_until_disconnect(self._receive))
-        self._watch.add_done_callback(self._left)
-
-    def _left(self, watch: asyncio.Task[None]) -> None:
-        if self._task is not None and not watch.cancelled() and watch.exception() is None:
-            self.gone = True
-            self._task.cancel()
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
-        task, self._task = self._task, None
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._watch is not None:
-            self._watch.cancel()
-        if self.gone and task is not None and task.uncancel() == 0:
-            # Our own cancellation: the caller left, there is nobody to answer.
-            return exc_type is asyncio.CancelledError
-        return False
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
