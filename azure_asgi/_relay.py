@@ -8,12 +8,14 @@ event-aligned as it arrives, or translated event by event (never buffered). A st
 a break before it was still retried upstream.
 
 Once a stream's terminal event is sent nothing follows it: a deadline or a break after it
-just ends the body. A stream that breaks before its terminal event ends with an error event,
+just ends the body, and what the upstream still sends (the chunked body's end) is read briefly
+so its connection is kept. A stream that breaks before its terminal event ends with an error event,
 never with ``[DONE]``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -57,6 +59,10 @@ _SSE_HEADERS = [
     # Tell nginx-style proxies in front of the host not to buffer the stream either.
     (b"x-accel-buffering", b"no"),
 ]
+#: What a stream's connection may still carry after its terminal, read so the connection is
+#: kept: a quarter second at most, a few kilobytes at most (docs/performance.md).
+_DRAIN_S = 0.25
+_DRAIN_BYTES = 65_536
 _BINARY_PASS = frozenset({b"content-type", b"content-length", b"content-disposition"})
 
 
@@ -166,7 +172,9 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
             )
         # Complete means its terminal event is out: whatever happened after it, nothing follows.
         if pump.complete:
-            if not pump.ended:
+            if pump.ended:
+                await _drain(answer)
+            else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         reported = translator.failure if translator is not None else None
@@ -318,6 +326,22 @@ class _Translated:
             self.ended = True
         elif tail:
             await _send_part(ex, send, b"".join(tail))
+
+
+async def _drain(answer: Answer) -> None:
+    """Read what follows a terminal event the caller already has, so the connection goes back
+    to the pool: usually just the end of the chunked body, in a later packet. An upstream that
+    sends more than :data:`_DRAIN_BYTES`, or takes longer than :data:`_DRAIN_S`, has its
+    connection dropped instead."""
+    if answer.response is None or answer.chunks is None or answer.response.at_eof():
+        return
+    left = _DRAIN_BYTES
+    with contextlib.suppress(TimeoutError, UpstreamError):
+        async with asyncio.timeout(_DRAIN_S):
+            async for chunk in answer.chunks:
+                left -= len(chunk)
+                if left < 0:
+                    return
 
 
 async def _send_part(ex: Exchange, send: Send, body: bytes) -> None:

@@ -85,6 +85,11 @@ class UpstreamResponse(Protocol):
 
     async def read(self) -> bytes: ...
 
+    def at_eof(self) -> bool:
+        """Whether the whole body is read, so closing returns the connection to the pool
+        (False when the backend cannot tell)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -120,6 +125,9 @@ class _AiohttpResponse:
             return await self._resp.read()
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
+
+    def at_eof(self) -> bool:
+        return self._resp.content.at_eof()
 
     async def aclose(self) -> None:
         # release() returns a fully read connection to the pool; close() drops a half-read one.
@@ -203,6 +211,10 @@ class _HttpxResponse:
             return await self._resp.aread()
         except Exception as exc:
             raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
+
+    def at_eof(self) -> bool:
+        # httpx learns that a body ended only by reading on: a drain finds out.
+        return False
 
     async def aclose(self) -> None:
         await self._resp.aclose()

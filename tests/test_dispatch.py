@@ -45,6 +45,9 @@ class Reply:
     async def read(self) -> bytes:
         return self._body
 
+    def at_eof(self) -> bool:
+        return True
+
     async def aclose(self) -> None:
         self.closed = True
 

@@ -255,3 +255,111 @@ async def test_the_terminal_event_ends_the_callers_stream_at_once(
         ended.set()
     assert messages[-1]["body"].endswith(last)
     assert [m["more_body"] for m in messages] == [False]  # one message: the whole answer
+
+
+class _LateEnd:
+    """A loopback upstream on HTTP/1.1 keep-alive whose chunked streams send their events, then
+    the chunked body's end ``delay_s`` later (or never), counting the connections it accepts."""
+
+    def __init__(self, delay_s: float | None) -> None:
+        self.delay_s = delay_s
+        self.connections = 0
+        self.requests = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._open:
+            task.cancel()
+        await asyncio.gather(*self._open, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._open.add(task)
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.lower().split(b"\r\n")
+                    if line.startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                self.requests += 1
+                events = b'data: {"a": 1}\n\ndata: [DONE]\n\n'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n"
+                    + f"{len(events):x}\r\n".encode()
+                    + events
+                    + b"\r\n"
+                )
+                await writer.drain()
+                if self.delay_s is None:
+                    await asyncio.Event().wait()  # the body never ends
+                await asyncio.sleep(self.delay_s)
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._open.discard(task)
+            writer.close()
+
+
+def _late_end_clients() -> list[Any]:
+    return [pytest.param(lambda: None, id="aiohttp"), pytest.param(httpx.AsyncClient, id="httpx")]
+
+
+@pytest.mark.parametrize("client", _late_end_clients())
+async def test_a_stream_whose_body_ends_after_its_terminal_keeps_its_connection(
+    client: Any,
+) -> None:
+    # Azure often sends the chunked body's end in a later packet than [DONE]: the caller's body
+    # ends at [DONE], and the gateway reads on for the end, so the next request reuses the
+    # connection instead of opening another.
+    upstream = _LateEnd(delay_s=0.02)
+    http_client = client()
+    async with upstream as url, AzureGateway(make_config(url), http_client=http_client) as gw:
+        for _ in range(3):
+            comm = ApplicationCommunicator(gw, gateway_scope())
+            await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+            assert (await comm.receive_output(timeout=5))["status"] == 200
+            message = await comm.receive_output(timeout=5)
+            assert message["more_body"] is False  # ended at [DONE], before the body's end
+            assert message["body"].endswith(b"data: [DONE]\n\n")
+            await comm.wait(timeout=5)
+    if http_client is not None:
+        await http_client.aclose()
+    assert upstream.requests == 3
+    assert upstream.connections == 1
+
+
+@pytest.mark.parametrize("client", _late_end_clients())
+async def test_a_stream_whose_body_never_ends_after_its_terminal_drops_its_connection(
+    client: Any,
+) -> None:
+    upstream = _LateEnd(delay_s=None)
+    http_client = client()
+    async with upstream as url, AzureGateway(make_config(url), http_client=http_client) as gw:
+        for _ in range(2):
+            comm = ApplicationCommunicator(gw, gateway_scope())
+            await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+            assert (await comm.receive_output(timeout=5))["status"] == 200
+            message = await comm.receive_output(timeout=5)
+            assert message["more_body"] is False
+            assert message["body"].endswith(b"data: [DONE]\n\n")
+            await comm.wait(timeout=5)  # done within the drain's quarter second
+    if http_client is not None:
+        await http_client.aclose()
+    assert upstream.requests == 2
+    assert upstream.connections == 2  # the first connection was given up, not reused
