@@ -320,6 +320,18 @@ def _late_end_clients() -> list[Any]:
     return [pytest.param(lambda: None, id="aiohttp"), pytest.param(httpx.AsyncClient, id="httpx")]
 
 
+async def _stream_ended_at_done(gw: AzureGateway) -> None:
+    """One streamed request whose caller's body ends with [DONE], in one message, and whose
+    request the gateway then finishes."""
+    comm = ApplicationCommunicator(gw, gateway_scope())
+    await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
+    assert (await comm.receive_output(timeout=5))["status"] == 200
+    message = await comm.receive_output(timeout=5)
+    assert message["more_body"] is False  # ended at [DONE], before the body's end
+    assert message["body"].endswith(b"data: [DONE]\n\n")
+    await comm.wait(timeout=5)
+
+
 @pytest.mark.parametrize("client", _late_end_clients())
 async def test_a_stream_whose_body_ends_after_its_terminal_keeps_its_connection(
     client: Any,
@@ -331,13 +343,7 @@ async def test_a_stream_whose_body_ends_after_its_terminal_keeps_its_connection(
     http_client = client()
     async with upstream as url, AzureGateway(make_config(url), http_client=http_client) as gw:
         for _ in range(3):
-            comm = ApplicationCommunicator(gw, gateway_scope())
-            await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
-            assert (await comm.receive_output(timeout=5))["status"] == 200
-            message = await comm.receive_output(timeout=5)
-            assert message["more_body"] is False  # ended at [DONE], before the body's end
-            assert message["body"].endswith(b"data: [DONE]\n\n")
-            await comm.wait(timeout=5)
+            await _stream_ended_at_done(gw)
     if http_client is not None:
         await http_client.aclose()
     assert upstream.requests == 3
@@ -352,13 +358,7 @@ async def test_a_stream_whose_body_never_ends_after_its_terminal_drops_its_conne
     http_client = client()
     async with upstream as url, AzureGateway(make_config(url), http_client=http_client) as gw:
         for _ in range(2):
-            comm = ApplicationCommunicator(gw, gateway_scope())
-            await comm.send_input({"type": "http.request", "body": json.dumps(STREAM).encode()})
-            assert (await comm.receive_output(timeout=5))["status"] == 200
-            message = await comm.receive_output(timeout=5)
-            assert message["more_body"] is False
-            assert message["body"].endswith(b"data: [DONE]\n\n")
-            await comm.wait(timeout=5)  # done within the drain's quarter second
+            await _stream_ended_at_done(gw)  # done within the drain's quarter second
     if http_client is not None:
         await http_client.aclose()
     assert upstream.requests == 2
