@@ -22,6 +22,7 @@ from ._deadlines import Deadlines
 from ._direct import DirectKeys
 from ._disconnects import Disconnects
 from ._dispatch import Dispatcher
+from ._drains import Drains
 from ._errors import ClientGone, GatewayError, timeout_error
 from ._exchange import Exchange
 from ._identity import UpstreamAuth, build_auth
@@ -106,6 +107,7 @@ class AzureGateway:
         self._in_flight = 0
         self._deadlines = Deadlines(self.config.timeout_s)
         self._disconnects = Disconnects()
+        self._drains = Drains()
         self._observers = Observers(
             self.config.telemetry, on_usage, tracer_provider, meter_provider
         )
@@ -121,6 +123,7 @@ class AzureGateway:
         """Close the upstream connection pool and the credentials the gateway created."""
         self._deadlines.close()
         self._disconnects.close()
+        await self._drains.aclose()
         await self._observers.aclose()
         await self._transport.aclose()
         for auth in self._auths.values():
@@ -268,7 +271,7 @@ class AzureGateway:
                     outcome = await self._dispatcher.send(ex)
             except TimeoutError:
                 outcome = timeout_error(self.config.timeout_s)
-            await relay(ex, outcome, send)
+            await relay(ex, outcome, send, self._drains)
 
     async def _model_list(self, ex: Exchange, receive: Receive, send: Send) -> None:
         """``GET /models``: the merged list, or one alias; an upstream model id is proxied."""

@@ -7,15 +7,14 @@ event-aligned as it arrives, or translated event by event (never buffered). A st
 ``http.response.start`` goes out with its first event, which the dispatcher already holds, so
 a break before it was still retried upstream.
 
-Once a stream's terminal event is sent nothing follows it: a deadline or a break after it
-just ends the body, and what the upstream still sends (the chunked body's end) is read briefly
-so its connection is kept. A stream that breaks before its terminal event ends with an error event,
-never with ``[DONE]``.
+Once a stream's terminal event is sent nothing follows it: it ends the caller's body, and what
+the upstream still sends (the chunked body's end) is read in the background (:mod:`._drains`)
+so its connection is kept. A stream whose terminal event was not sent, whatever broke, ends
+with an error event, never with ``[DONE]`` and never silently.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._dispatch import Answer, Outcome
+from ._drains import Drains
 from ._errors import GatewayError, error_body, timeout_error
 from ._exchange import Exchange
 from ._sse import SSEDecoder, event_boundary
@@ -59,10 +59,6 @@ _SSE_HEADERS = [
     # Tell nginx-style proxies in front of the host not to buffer the stream either.
     (b"x-accel-buffering", b"no"),
 ]
-#: What a stream's connection may still carry after its terminal, read so the connection is
-#: kept: a quarter second at most, a few kilobytes at most (docs/performance.md).
-_DRAIN_S = 0.25
-_DRAIN_BYTES = 65_536
 _BINARY_PASS = frozenset({b"content-type", b"content-length", b"content-disposition"})
 
 
@@ -105,8 +101,9 @@ async def send_error(send: Send, ex: Exchange, error: GatewayError) -> None:
     await send_json(send, error.status, body, answer_headers(ex) + headers)
 
 
-async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
-    """Send the dispatcher's outcome to the caller, whatever breaks on the way."""
+async def relay(ex: Exchange, outcome: Outcome, send: Send, drains: Drains) -> None:
+    """Send the dispatcher's outcome to the caller, whatever breaks on the way; a stream's
+    upstream body, once its terminal is sent, is left to ``drains``."""
     if isinstance(outcome, GatewayError):
         ex.extra["latency_ms"] = ex.latency_ms()
         await send_error(send, ex, outcome)
@@ -124,7 +121,7 @@ async def relay(ex: Exchange, outcome: Outcome, send: Send) -> None:
             ex.status = outcome.status
             await send_json(send, outcome.status, body, answer_headers(ex, outcome.headers))
         elif outcome.kind == "sse":
-            await _stream(ex, outcome, adapter, send)
+            await _stream(ex, outcome, adapter, send, drains)
         else:
             await _bytes(ex, outcome, send)
     finally:
@@ -145,7 +142,9 @@ async def _upstream_error(ex: Exchange, answer: Answer, adapter: Adapter, send: 
     await send_json(send, answer.status, out, answer_headers(ex, answer.headers))
 
 
-async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) -> None:
+async def _stream(
+    ex: Exchange, answer: Answer, adapter: Adapter, send: Send, drains: Drains
+) -> None:
     ex.status = answer.status
     headers = _SSE_HEADERS + answer_headers(ex, answer.headers)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
@@ -170,12 +169,16 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
                 f"The upstream stream broke off before it was complete ({exc}).",
                 code="stream_interrupted",
             )
-        # Complete means its terminal event is out: whatever happened after it, nothing follows.
-        if pump.complete:
-            if pump.ended:
-                await _drain(answer)
-            else:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # Ended means its terminal event is out, with the end of the body: whatever happened
+        # after it, nothing follows.
+        if pump.ended:
+            response, chunks = answer.response, answer.chunks
+            if response is not None and chunks is not None and not response.at_eof():
+                answer.response = None  # the drain closes it
+                drains.start(response, chunks)
+            return
+        if pump.complete:  # a stream with no terminal event to wait for
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         reported = translator.failure if translator is not None else None
         if reported is not None:
@@ -203,7 +206,7 @@ async def _stream(ex: Exchange, answer: Answer, adapter: Adapter, send: Send) ->
 class _Passed:
     """Relays the upstream's bytes up to the last whole event of each chunk, untouched."""
 
-    __slots__ = ("_tap", "_terminals", "ended", "last")
+    __slots__ = ("_tap", "_terminals", "ended")
 
     def __init__(
         self, terminals: tuple[bytes, ...], tap: Callable[[bytes], bytes] | None = None
@@ -211,10 +214,13 @@ class _Passed:
         self._terminals = terminals
         #: An observer's look at each block (docs/observability.md), returning what to send.
         self._tap = tap
-        #: The last block relayed: whether the stream is complete is read from it.
-        self.last = b""
-        #: Whether the caller's body was ended here, with the block that held the terminal.
+        #: Whether the terminal event was sent, ending the caller's body in the same message.
         self.ended = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether nothing more is owed to the caller: the terminal is out, or none is due."""
+        return self.ended or not self._terminals
 
     async def run(self, ex: Exchange, answer: Answer, send: Send) -> None:
         assert answer.chunks is not None
@@ -244,27 +250,24 @@ class _Passed:
             out = self._tap(out)
             if not out:
                 return
-        self.last = out
-        if self._terminals and self.complete:
+        if self._terminals and _ends_with_terminal(out, self._terminals):
             # The terminal event: it ends the caller's body in the same message, and nothing
-            # more is read (docs/routes.md, "Streaming").
+            # more is read (docs/routes.md, "Streaming"). Ended only once it is out: a send cut
+            # short by the deadline still owes the caller an error event.
             await _send_last(ex, send, out)
             self.ended = True
         else:
             await _send_part(ex, send, out)
 
-    @property
-    def complete(self) -> bool:
-        if not self._terminals:
-            return True
-        last = self.last
-        # The last event: from the blank line before it to its end, trailing space aside. Read
-        # in place: the block may be kilobytes, and a copy of it is not needed.
-        end = len(last)
-        while end and last[end - 1] in b" \t\n\r\x0b\x0c":  # what bytes.rstrip() strips
-            end -= 1
-        start = last.rfind(b"\n\n", 0, end) + 1
-        return any(last.find(t, start, end) >= 0 for t in self._terminals)
+
+def _ends_with_terminal(block: bytes, terminals: tuple[bytes, ...]) -> bool:
+    """Whether the last event of ``block`` is a terminal one: from the blank line before it to
+    its end, trailing space aside, read in place (the block may be kilobytes)."""
+    end = len(block)
+    while end and block[end - 1] in b" \t\n\r\x0b\x0c":  # what bytes.rstrip() strips
+        end -= 1
+    start = block.rfind(b"\n\n", 0, end) + 1
+    return any(block.find(t, start, end) >= 0 for t in terminals)
 
 
 class _Translated:
@@ -279,7 +282,8 @@ class _Translated:
 
     @property
     def complete(self) -> bool:
-        return self._translator.complete
+        """Whether the translated terminal is out (a translator always has one to send)."""
+        return self.ended
 
     async def run(self, ex: Exchange, answer: Answer, send: Send) -> None:
         assert answer.chunks is not None
@@ -326,22 +330,6 @@ class _Translated:
             self.ended = True
         elif tail:
             await _send_part(ex, send, b"".join(tail))
-
-
-async def _drain(answer: Answer) -> None:
-    """Read what follows a terminal event the caller already has, so the connection goes back
-    to the pool: usually just the end of the chunked body, in a later packet. An upstream that
-    sends more than :data:`_DRAIN_BYTES`, or takes longer than :data:`_DRAIN_S`, has its
-    connection dropped instead."""
-    if answer.response is None or answer.chunks is None or answer.response.at_eof():
-        return
-    left = _DRAIN_BYTES
-    with contextlib.suppress(TimeoutError, UpstreamError):
-        async with asyncio.timeout(_DRAIN_S):
-            async for chunk in answer.chunks:
-                left -= len(chunk)
-                if left < 0:
-                    return
 
 
 async def _send_part(ex: Exchange, send: Send, body: bytes) -> None:

@@ -108,6 +108,41 @@ async def test_deadline_before_the_terminal_event_ends_with_an_error_event() -> 
     assert "[DONE]" not in resp.text
 
 
+async def test_a_terminal_event_the_deadline_stopped_from_going_out_is_an_error_event() -> None:
+    # The caller reads slowly, so the server's send waits (as a paused transport does) on the
+    # block that holds [DONE] until the deadline passes: [DONE] never went out, so the caller is
+    # owed an error event, not a body that just ends.
+    upstream = Scripted(sse_step(CHUNK + b"\n\n", b"data: [DONE]\n\n"))
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if b"[DONE]" in message.get("body", b"") and not any(
+            b"[DONE]" in m.get("body", b"") for m in sent
+        ):
+            sent.append(message)
+            await asyncio.Event().wait()  # until the deadline cancels it
+        sent.append(message)
+
+    async with (
+        scripted_upstream("aiohttp", upstream) as (url, _),
+        AzureGateway(make_config(url, timeout_s=0.3)) as gw,
+    ):
+        request = [{"type": "http.request", "body": json.dumps(STREAM).encode()}]
+
+        async def receive() -> dict[str, Any]:
+            if request:
+                return request.pop()
+            await asyncio.Event().wait()  # the caller stays
+            raise AssertionError
+
+        await asyncio.wait_for(gw(_scope(), receive, send), 5)
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    error = json.loads(sse_events(bodies[-2]["body"])[-1].data)
+    assert error["error"]["code"] == "timeout" and error["status_code"] == 504
+    assert bodies[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert len(upstream.requests) == 1
+
+
 def _scope() -> dict[str, Any]:
     headers = [(b"api-key", CLIENT_KEY.encode()), (b"content-type", b"application/json")]
     return http_scope("/v1/chat/completions", headers=headers)
