@@ -155,7 +155,11 @@ async def test_unreachable_everywhere_is_a_gateway_error_value_with_every_attemp
 
 async def test_failover_prefers_the_other_resource_and_cools_the_failed_one_down() -> None:
     upstream = Upstream(a=status(503), b=ok)
-    cfg = config()
+    # A cooldown long enough that a slow machine cannot see it expire before the check; no
+    # attempt waits it out, because the other resource is healthy.
+    cfg = config(
+        retries={"max_attempts": 3, "initial_backoff_ms": 60_000, "max_backoff_ms": 60_000}
+    )
     for _ in range(5):
         outcome, ex, catalog = await dispatch(upstream, cfg, CHAT)
         assert isinstance(outcome, Answer) and outcome.status == 200
