@@ -3,6 +3,8 @@ it says about a request shows its headers or query string."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
 import aiohttp
@@ -140,3 +142,83 @@ async def test_a_redirect_is_answered_not_followed() -> None:
         await resp.aclose()
     assert resp.status == 307
     assert seen == [URL]
+
+
+# -- aiohttp bodies ----------------------------------------------------------------------------
+
+
+async def _chunked_upstream(parts: list[bytes], *, cut: bool) -> asyncio.Server:
+    """A loopback HTTP/1.1 server answering once with ``parts`` as chunks, a pause between
+    them; ``cut`` drops the connection instead of ending the body."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        for part in parts:
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        if cut:
+            writer.transport.abort()
+            return
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+async def _read_chunks(parts: list[bytes], got: list[bytes], *, cut: bool) -> list[str]:
+    """Read the aiohttp transport's ``iter_chunks`` into ``got``; the files of every async
+    generator started while it read."""
+    server = await _chunked_upstream(parts, cut=cut)
+    port = server.sockets[0].getsockname()[1]
+    transport = make_transport(None)
+    started: list[str] = []
+    hooks = sys.get_asyncgen_hooks()
+
+    def firstiter(agen: Any) -> None:
+        started.append(agen.ag_code.co_filename)
+        if hooks.firstiter is not None:
+            hooks.firstiter(agen)
+
+    try:
+        resp = await transport.send(request(f"http://127.0.0.1:{port}/stream"))
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=hooks.finalizer)
+        try:
+            async for chunk in resp.iter_chunks():
+                got.append(chunk)
+        finally:
+            sys.set_asyncgen_hooks(*hooks)
+            await resp.aclose()
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
+    return started
+
+
+async def test_aiohttp_chunks_arrive_as_sent_with_no_async_generator_to_finalize() -> None:
+    parts = [b"data: 1\n\n", b"data: 2\n\n", b"data: [DONE]\n\n"]
+    got: list[bytes] = []
+    started = await _read_chunks(parts, got, cut=False)
+    assert b"".join(got) == b"".join(parts)
+    # Each chunk as the socket delivered it, none held back for the next.
+    assert len(got) == len(parts)
+    # A relay stops reading at the terminal event: an async generator left unfinished there
+    # would be finalized through the event loop on every streamed request.
+    assert [f for f in started if "azure_asgi" in f] == []
+
+
+async def test_aiohttp_body_breaking_off_is_an_upstream_error_after_what_arrived() -> None:
+    got: list[bytes] = []
+    with pytest.raises(UpstreamError) as caught:
+        await _read_chunks([b"data: 1\n\n"], got, cut=True)
+    assert got == [b"data: 1\n\n"]
+    assert str(caught.value).startswith("upstream response broke off: ")
+    assert caught.value.__cause__ is None
