@@ -63,7 +63,8 @@ _BINARY_PASS = frozenset({b"content-type", b"content-length", b"content-disposit
 
 
 def pass_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    return [(k, v) for k, v in headers if k in _PASS_EXACT or k.startswith(b"x-ratelimit-")]
+    # (A slice compared, not startswith: its argument parsing cost more, once per header.)
+    return [(k, v) for k, v in headers if k in _PASS_EXACT or k[:12] == b"x-ratelimit-"]
 
 
 def answer_headers(

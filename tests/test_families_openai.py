@@ -51,3 +51,15 @@ def test_encode_fields_matches_json() -> None:
         "flag": True,
     }
     assert json.loads(encode_fields(fields)) == fields
+
+
+def test_encode_fields_caches_string_pairs_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azure_asgi.families.openai as openai_family
+
+    monkeypatch.setattr(openai_family, "_PAIRS", {})
+    monkeypatch.setattr(openai_family, "_PAIRS_MAX", 2)
+    for model in ("a", "b", "c", "a"):
+        fields = {"provider": "azure", "model_requested": model, "latency_ms": 7}
+        assert json.loads(encode_fields(fields)) == fields
+    # Two pairs kept, the first seen; a latency is never one (it differs on every request).
+    assert set(openai_family._PAIRS) == {("provider", "azure"), ("model_requested", "a")}

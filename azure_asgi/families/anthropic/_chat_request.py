@@ -79,9 +79,24 @@ _ADAPTIVE_EFFORT = {
 }
 
 
+#: Fields that can never be refused: translated or dropped, whatever their value. A body of
+#: only these (the usual one) is checked with one set operation.
+_NEVER_REFUSED = (_HANDLED | _DROPPED) - {
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "modalities",
+}
+
+
 def _refuse_untranslatable(body: Mapping[str, Any]) -> None:
     """400 for each field whose meaning the Messages API cannot honour (when set to more than
     its neutral value)."""
+    if _NEVER_REFUSED.issuperset(body):
+        return
     n = body.get("n")
     if n not in (None, 1):
         raise unsupported("n", "Claude writes one choice per request; send n requests.")

@@ -28,7 +28,6 @@ _RAW_HEAD = b"event: content_block_delta\ndata: " + _TEXT_HEAD.encode()
 _RAW_MID = _TEXT_MID.encode()
 _RAW_TAIL = b'"}}'
 _RAW_DATA = b"\ndata: "
-_RAW_PING = b"event: ping\n"
 _RAW_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
 _RAW_MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}'
 _RAW_TEXT_START = re.compile(
@@ -66,35 +65,6 @@ def _one_line_literal(literal: bytes) -> bool:
     if b'"' not in literal and b"\\" not in literal and b"\n" not in literal:
         return True
     return _LITERAL.fullmatch(literal) is not None
-
-
-#: For each text block index, a run of its text deltas in the API's compact form whose
-#: string literals fit on one line (:data:`_LITERAL`): what :func:`_text_run` takes at once.
-_RUNS: dict[int, re.Pattern[bytes]] = {}
-#: Text block indexes past this take the event-by-event path (no pattern kept per index).
-_RUN_INDEXES = 16
-
-
-def _text_run(events: bytes, pos: int, lead: bytes, index: int) -> tuple[int, list[bytes]]:
-    """The text deltas of one block from ``pos`` on, as ``(end, literals)``: where the run
-    ends and the string literals it held (empty ones left out); ``(0, [])`` when the event at
-    ``pos`` is not such a delta, and must be read on its own."""
-    if not 0 <= index < _RUN_INDEXES:
-        return 0, []
-    pattern = _RUNS.get(index)
-    if pattern is None:
-        event = re.escape(lead) + _LITERAL.pattern + re.escape(_RAW_TAIL + b"\n\n")
-        pattern = _RUNS[index] = re.compile(b"(?:" + event + b")+")
-    run = pattern.match(events, pos)
-    if run is None:
-        return 0, []
-    end = run.end()
-    # Each literal is one line with no bare quote, so the end of one delta and the start of
-    # the next can only be where the split finds them.
-    texts = events[pos + len(lead) : end - len(_RAW_TAIL) - 2].split(_RAW_TAIL + b"\n\n" + lead)
-    if b"" in texts:
-        texts = [text for text in texts if text]
-    return end, texts
 
 
 class _Block:
@@ -196,62 +166,96 @@ class ChatStream:
         event ending in its blank line.
 
         Most events of a Claude stream are text deltas in the API's compact form. Their text is
-        a JSON string literal, and so is ``delta.content``: a run of them is split out of the
-        bytes at once and written as one join, with no SSE decode, no JSON decode and no str
-        round trip. Pings, a text block's start and stop and ``message_stop`` are recognised as
-        bytes too, and a two-line event's JSON is read straight from its ``data:`` line; only
-        anything else goes through the SSE decoder (docs/performance.md).
+        a JSON string literal, and so is ``delta.content``: the literals of a run of them are
+        cut out of the bytes and written as one join, with no SSE decode, no JSON decode and no
+        str round trip. Pings, a text block's start and stop and ``message_stop`` are
+        recognised as bytes too, and a two-line event's JSON is read straight from its
+        ``data:`` line; only anything else goes through the SSE decoder (docs/performance.md).
         """
         out: list[bytes] = []
-        pos, size = 0, len(events)
-        while pos < size:
-            lead = self._text_lead
-            if lead is not None and events.startswith(lead, pos):
-                end, texts = _text_run(events, pos, lead, self._text_index)
-                if end:
-                    if texts:
-                        out.append(self._text_open + self._text_sep.join(texts) + self._text_close)
-                    pos = end
-                    continue
-            stop = events.find(b"\n\n", pos)
-            if stop < 0:
-                stop = size
-            if stop > pos:
-                out += self._raw_block(events[pos:stop])
-            pos = stop + 2
+        run: list[bytes] = []  # the literals of the text deltas since the last other event
+        # No block holds a blank line, so with no text block open nothing matches the lead.
+        # (Slices compared, not startswith: on this path its argument parsing cost more than
+        # the comparison.)
+        lead = self._text_lead or b"\n\n"
+        size = len(lead)
+        for block in events.split(b"\n\n"):
+            if block[:size] == lead and block[-3:] == _RAW_TAIL:
+                run.append(block[size:-3])
+                continue
+            if run:
+                out += self._text_deltas(run)
+                run = []
+            if block:
+                out += self._raw_block(block)
+                lead = self._text_lead or b"\n\n"  # a block's start or stop changes it
+                size = len(lead)
+        if run:
+            out += self._text_deltas(run)
         return out
 
-    def _raw_block(self, block: bytes) -> list[bytes]:
-        """One event as its raw LF-only bytes, without its blank line."""
+    def _text_deltas(self, literals: list[bytes]) -> list[bytes]:
+        """The chunks for a run of the open text block's deltas, given their string literals:
+        one join of those that fit on one line as they are (all of them, in the usual case
+        decided for the whole run at once); each other takes the general path."""
+        joined = b"".join(literals)
+        if b'"' not in joined and b"\\" not in joined and b"\n" not in joined:
+            return self._text_chunk(literals) if joined else []
         lead = self._text_lead
-        if lead is not None and block.startswith(lead) and block.endswith(_RAW_TAIL):
-            literal = block[len(lead) : -len(_RAW_TAIL)]
+        assert lead is not None
+        out: list[bytes] = []
+        fit: list[bytes] = []
+        for literal in literals:
             if _one_line_literal(literal):
-                return [self._text_open + literal + self._text_close] if literal else []
-        if block.startswith(_RAW_PING):
+                fit.append(literal)
+                continue
+            out += self._text_chunk(fit)
+            fit = []
+            out += self._event_block(lead + literal + _RAW_TAIL)
+        out += self._text_chunk(fit)
+        return out
+
+    def _text_chunk(self, literals: list[bytes]) -> list[bytes]:
+        """One chunk of ``delta.content`` holding these literals, empty ones left out."""
+        texts = [text for text in literals if text] if b"" in literals else literals
+        return [self._text_open + self._text_sep.join(texts) + self._text_close] if texts else []
+
+    def _raw_block(self, block: bytes) -> list[bytes]:
+        """One event other than the open text block's delta, as its raw LF-only bytes, without
+        its blank line."""
+        # Told apart by their first line: one split instead of a test of each form in turn.
+        name = block.partition(b"\n")[0]
+        if name == b"event: ping":
             return []
-        if block == self._text_stop:
+        if name == b"event: content_block_stop" and block == self._text_stop:
             return self._block_stop_at(self._text_index)
-        if block == _RAW_MESSAGE_STOP:
+        if name == b"event: message_stop" and block == _RAW_MESSAGE_STOP:
             return self._on({"type": "message_stop"})
-        opened = _RAW_TEXT_START.fullmatch(block)
-        if opened is not None:
-            return self._block_start(
-                {"index": int(opened[1]), "content_block": {"type": "text", "text": ""}}
-            )
-        if block.startswith(_RAW_MESSAGE_START):
-            started = self._raw_message_start(block)
-            if started is not None:
-                return started
-        ended = _RAW_MESSAGE_DELTA.fullmatch(block)
-        if ended is not None:
-            try:
-                usage = _json.loads(ended[2])
-            except ValueError:
-                usage = None
-            if isinstance(usage, dict):
-                delta = {"stop_reason": ended[1].decode()}
-                return self._message_delta({"delta": delta, "usage": usage})
+        if name == b"event: content_block_start":
+            opened = _RAW_TEXT_START.fullmatch(block)
+            if opened is not None:
+                return self._block_start(
+                    {"index": int(opened[1]), "content_block": {"type": "text", "text": ""}}
+                )
+        elif name == b"event: message_start":
+            if block[: len(_RAW_MESSAGE_START)] == _RAW_MESSAGE_START:
+                started = self._raw_message_start(block)
+                if started is not None:
+                    return started
+        elif name == b"event: message_delta":
+            ended = _RAW_MESSAGE_DELTA.fullmatch(block)
+            if ended is not None:
+                try:
+                    usage = _json.loads(ended[2])
+                except ValueError:
+                    usage = None
+                if isinstance(usage, dict):
+                    delta = {"stop_reason": ended[1].decode()}
+                    return self._message_delta({"delta": delta, "usage": usage})
+        return self._event_block(block)
+
+    def _event_block(self, block: bytes) -> list[bytes]:
+        """One event's raw bytes by the general path: its JSON decoded and translated."""
         head, sep, data = block.partition(_RAW_DATA)
         if sep and head.startswith(b"event: ") and b"\n" not in head and b"\n" not in data:
             # One event line and one data line, what the API always sends: its JSON as is.
