@@ -53,13 +53,37 @@ def test_encode_fields_matches_json() -> None:
     assert json.loads(encode_fields(fields)) == fields
 
 
-def test_encode_fields_caches_string_pairs_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_encode_fields_keeps_string_fronts_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     import azure_asgi.families.openai as openai_family
 
-    monkeypatch.setattr(openai_family, "_PAIRS", {})
-    monkeypatch.setattr(openai_family, "_PAIRS_MAX", 2)
+    monkeypatch.setattr(openai_family, "_FRONTS", {})
+    monkeypatch.setattr(openai_family, "_FRONTS_MAX", 2)
     for model in ("a", "b", "c", "a"):
         fields = {"provider": "azure", "model_requested": model, "latency_ms": 7}
         assert json.loads(encode_fields(fields)) == fields
-    # Two pairs kept, the first seen; a latency is never one (it differs on every request).
-    assert set(openai_family._PAIRS) == {("provider", "azure"), ("model_requested", "a")}
+    # Two fronts kept, the first seen; the latency is never part of one.
+    assert set(openai_family._FRONTS) == {
+        (("provider", "azure"), ("model_requested", "a")),
+        (("provider", "azure"), ("model_requested", "b")),
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"latency_ms": 3},
+        {"flag": True, "latency_ms": 3},
+        {"flag": 1, "latency_ms": 3},
+        {"failed": ["westus"], "latency_ms": 3},
+        {"provider": "azure", "latency_ms": True},
+        {"provider": "azure"},
+        {},
+    ],
+    ids=["latency-only", "bool", "int", "list", "bool-latency", "no-latency", "empty"],
+)
+def test_encode_fields_of_any_shape_matches_json(fields: dict[str, object]) -> None:
+    # Twice: the second call may come from what the first one kept.
+    for _ in range(2):
+        assert json.loads(encode_fields(fields)) == fields
+    assert type(json.loads(encode_fields({"flag": 1, "latency_ms": 3}))["flag"]) is int
+    assert json.loads(encode_fields({"flag": True, "latency_ms": 3}))["flag"] is True
