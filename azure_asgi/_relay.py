@@ -265,10 +265,15 @@ def _ends_with_terminal(block: bytes, terminals: tuple[bytes, ...]) -> bool:
     """Whether the last event of ``block`` is a terminal one: from the blank line before it to
     its end, trailing space aside, read in place (the block may be kilobytes)."""
     end = len(block)
+    if block[-2:] == b"\n\n":  # the usual end of a block: one step for its blank line
+        end -= 2
     while end and block[end - 1] in b" \t\n\r\x0b\x0c":  # what bytes.rstrip() strips
         end -= 1
     start = block.rfind(b"\n\n", 0, end) + 1
-    return any(block.find(t, start, end) >= 0 for t in terminals)
+    for terminal in terminals:
+        if block.find(terminal, start, end) >= 0:
+            return True
+    return False
 
 
 class _Translated:

@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from hypothesis import given
+from hypothesis import strategies as st
 
 from azure_asgi import AzureGateway
-from azure_asgi._relay import pass_headers
+from azure_asgi._relay import _ends_with_terminal, pass_headers
 
 from .conftest import (
     CHAT,
@@ -222,3 +224,15 @@ async def test_upstream_connections_per_host_are_bounded() -> None:
         )
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert peak == 1 and len(upstream.requests) == 3
+
+
+_PIECES = st.sampled_from([b"data: [DONE]", b"data: x", b"\n", b"\n\n", b" ", b"\r", b"\t", b"["])
+
+
+@given(st.lists(_PIECES, max_size=12).map(b"".join))
+def test_a_blocks_last_event_is_read_for_its_terminal_in_place(block: bytes) -> None:
+    # The reference: the last event of the block with its trailing space stripped.
+    stripped = block.rstrip()
+    last = stripped[stripped.rfind(b"\n\n") + 1 :]
+    assert _ends_with_terminal(block, (b"[DONE]",)) == (b"[DONE]" in last)
+    assert _ends_with_terminal(block, (b"nothing", b"[DONE]")) == (b"[DONE]" in last)
