@@ -270,7 +270,7 @@ def _ends_with_terminal(block: bytes, terminals: tuple[bytes, ...]) -> bool:
     while end and block[end - 1] in b" \t\n\r\x0b\x0c":  # what bytes.rstrip() strips
         end -= 1
     start = block.rfind(b"\n\n", 0, end) + 1
-    for terminal in terminals:
+    for terminal in terminals:  # noqa: SIM110 - no generator for one or two terminals
         if block.find(terminal, start, end) >= 0:
             return True
     return False
