@@ -101,6 +101,11 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _broke_off(exc: BaseException) -> UpstreamError:
+    """A body that broke off, named by its exception's type only (never the request)."""
+    return UpstreamError(f"upstream response broke off: {type(exc).__name__}")
+
+
 # -- aiohttp ---------------------------------------------------------------------------------
 
 
@@ -125,7 +130,7 @@ class _AiohttpChunks:
         try:
             chunk = await self._content.readany()
         except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
+            raise _broke_off(exc) from None
         if not chunk:
             raise StopAsyncIteration
         return chunk
@@ -146,7 +151,7 @@ class _AiohttpResponse:
         try:
             return await self._resp.read()
         except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
+            raise _broke_off(exc) from None
 
     def at_eof(self) -> bool:
         return self._resp.content.at_eof()
@@ -226,13 +231,13 @@ class _HttpxResponse:
         except Exception as exc:
             # ASGITransport re-raises whatever the in-process app raised, so any exception here
             # means the body broke off.
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
+            raise _broke_off(exc) from None
 
     async def read(self) -> bytes:
         try:
             return await self._resp.aread()
         except Exception as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}") from None
+            raise _broke_off(exc) from None
 
     def at_eof(self) -> bool:
         # httpx learns that a body ended only by reading on: a drain finds out.

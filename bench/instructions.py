@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -81,9 +82,8 @@ def _wrk(port: int, mode: str, route: str, n: int, connections: int, workdir: Pa
     body = loopback.body_file(workdir, mode, route)
     key = payloads.CLIENT_KEY if route == "unified" else payloads.UPSTREAM_KEY
     env = {**loopback.wrk_env(body, key, route), "BENCH_MAX_REQUESTS": str(n)}
-    argv = [*procs.taskset(procs.LOAD_CPU), loopback.wrk_binary(), "-t1", f"-c{connections}"]
-    argv += ["-d3600s", "--timeout", "300s", "-s", str(loopback.LUA)]
-    argv.append(loopback.url(port, mode, route))
+    # Stopped by the script after n answers; a long time-out, since valgrind is slow.
+    argv = loopback.wrk_command(loopback.url(port, mode, route), connections, 3600, 300)
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -103,7 +103,8 @@ def _check(port: int, mode: str, route: str, workdir: Path) -> None:
         headers["authorization"] = f"Bearer {key}"
     else:
         headers["api-key"] = key
-    path = loopback.url(port, mode, route).split(str(port), 1)[1]
+    url = urlsplit(loopback.url(port, mode, route))
+    path = f"{url.path}?{url.query}" if url.query else url.path
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     try:
         connection.request("POST", path, body, headers)

@@ -87,7 +87,9 @@ def wrk_env(body: Path, key: str, route: str) -> dict[str, str]:
     return {**os.environ, "BENCH_BODY": str(body), "BENCH_KEY": key, "BENCH_AUTH": auth}
 
 
-def wrk_command(target_url: str, connections: int, duration_s: float) -> list[str]:
+def wrk_command(
+    target_url: str, connections: int, duration_s: float, timeout_s: float = 10
+) -> list[str]:
     return [
         *procs.taskset(procs.LOAD_CPU),
         wrk_binary(),
@@ -95,7 +97,7 @@ def wrk_command(target_url: str, connections: int, duration_s: float) -> list[st
         f"-c{connections}",
         f"-d{max(1, round(duration_s))}s",
         "--timeout",
-        "10s",
+        f"{timeout_s:g}s",
         "-s",
         str(LUA),
         target_url,

@@ -227,9 +227,9 @@ class ChatStream:
         name = block.partition(b"\n")[0]
         if name == b"event: ping":
             return []
-        if name == b"event: content_block_stop" and block == self._text_stop:
+        if block == self._text_stop:
             return self._block_stop_at(self._text_index)
-        if name == b"event: message_stop" and block == _RAW_MESSAGE_STOP:
+        if block == _RAW_MESSAGE_STOP:
             return self._on({"type": "message_stop"})
         if name == b"event: content_block_start":
             opened = _RAW_TEXT_START.fullmatch(block)
