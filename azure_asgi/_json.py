@@ -26,6 +26,8 @@ _decoder = json.JSONDecoder()
 _scan: Any = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # stubs: a class
 #: What ``json.loads`` skips around a value.
 _SPACE = re.compile(r"[ \t\n\r]*")
+#: Its characters; ``""`` is in it too, so an empty text takes the regex (and fails there).
+_SPACE_CHARS = " \t\n\r"
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -67,13 +69,17 @@ def loads(raw: bytes | str) -> Any:
             text = raw.decode("utf-8", "surrogatepass")
         else:
             text = raw
+        # Space around the value is rare: looked for only when the first or last character is
+        # one (a regex match each way cost more than scanning a small object).
+        start = _skip_space(text, 0) if text[:1] in _SPACE_CHARS else 0
         try:
-            value, end = _scan(text, _skip_space(text, 0))
+            value, end = _scan(text, start)
         except StopIteration as exc:
             raise json.JSONDecodeError("Expecting value", text, exc.value) from None
-        end = _skip_space(text, end)
         if end != len(text):
-            raise json.JSONDecodeError("Extra data", text, end)
+            end = _skip_space(text, end)
+            if end != len(text):
+                raise json.JSONDecodeError("Extra data", text, end)
         return value
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
