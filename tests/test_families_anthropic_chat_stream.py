@@ -438,3 +438,35 @@ def test_raw_path_hands_other_shapes_to_the_decoder() -> None:
 
 def whole_text() -> dict[str, Any]:
     return {"type": "text", "text": ""}
+
+
+def test_raw_path_decodes_usage_only_when_asked_and_in_event_order() -> None:
+    start = {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 7}}}
+    events = [start, *stream_of([whole_text()])[1:]]
+    raw = [_raw(e) for e in events]
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+    _feed_raw_in(raw, [], stream)
+    # Read after the stream: message_start's usage, updated by message_delta's.
+    assert stream.usage is not None and stream.usage["input_tokens"] == 7
+    assert "output_tokens" in stream.usage
+    # A second message_start (a new answer) replaces what the first one said.
+    again = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+    again.feed_raw(raw[0])
+    again.feed_raw(_raw({**start, "message": {"id": "msg_2", "usage": {"input_tokens": 9}}}))
+    assert again.usage == {"input_tokens": 9}
+
+
+def test_raw_message_delta_with_usage_that_is_not_json_still_ends_the_answer() -> None:
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+    events = stream_of([whole_text()])
+    stream.feed_raw(b"".join(_raw(e) for e in events[:-2]))
+    broken = (
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+        b'"stop_sequence":null},"usage":{"output_tokens":}}\n\n'
+    )
+    out = b"".join(stream.feed_raw(broken + _raw({"type": "message_stop"})) + stream.end())
+    finish = [json.loads(d) for d in sse_data(out) if d != "[DONE]"]
+    assert finish[-1]["choices"][0]["finish_reason"] == "stop"
+    assert out.endswith(b"data: [DONE]\n\n")
+    # The cut usage is not JSON: only message_start's is known.
+    assert stream.usage == events[0]["message"]["usage"]

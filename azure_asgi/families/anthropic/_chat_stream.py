@@ -14,6 +14,8 @@ from ._common import JSON_TOOL, chat_usage, error_object, error_status, finish_r
 __all__ = ["ChatStream"]
 
 _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+#: What ends a chunk of ``delta.content``.
+_TEXT_CLOSE = b'"}' + _NO_FINISH + b"\n\n"
 #: A text delta as the Messages API writes it, around its text's JSON string literal.
 _TEXT_HEAD = '{"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
@@ -33,6 +35,11 @@ _RAW_MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}'
 _RAW_TEXT_START = re.compile(
     rb'event: content_block_start\ndata: \{"type":"content_block_start","index":(\d{1,9}),'
     rb'"content_block":\{"type":"text","text":""\}\}'
+)
+#: The usual text block start, told by equality before the pattern is tried.
+_RAW_TEXT_START_0 = (
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"text","text":""}}'
 )
 #: message_start with a plain id and ``usage`` as its last field: only those two are read.
 _RAW_MESSAGE_START = b'event: message_start\ndata: {"type":"message_start","message":{"id":"'
@@ -67,6 +74,35 @@ def _one_line_literal(literal: bytes) -> bool:
     return _LITERAL.fullmatch(literal) is not None
 
 
+#: The JSON of the model names streams answer as (the aliases callers use): a few, each
+#: written once.
+_NAMES: dict[str, bytes] = {}
+
+
+def _name_json(name: str) -> bytes:
+    found = _NAMES.get(name)
+    if found is None:
+        found = _json.dumps(name)
+        if len(_NAMES) < 1024:
+            _NAMES[name] = found
+    return found
+
+
+def _raw_usage_of(usage: bytes, event: bytes, *, replaces: bool) -> dict[str, Any] | None:
+    """A usage object cut from a raw event, decoded; when the cut is not one JSON object (usage
+    was not the event's last field), read from the whole event as the decoded path reads it."""
+    try:
+        parsed = _json.loads(usage)
+    except ValueError:
+        try:
+            data = _json.loads(event.partition(_RAW_DATA)[2])
+        except ValueError:
+            return None
+        holder = _obj(_obj(data).get("message")) if replaces else _obj(data)
+        parsed = holder.get("usage")
+    return parsed if isinstance(parsed, dict) else None
+
+
 class _Block:
     """What the stream keeps of the content block in progress: its kind and, for thinking, its
     text until the signature arrives (a thinking block is sent back whole, signed)."""
@@ -97,8 +133,11 @@ class ChatStream:
         self.complete = False
         #: The upstream's in-stream ``error`` as ``(status, contract error object)``.
         self.failure: tuple[int, dict[str, Any]] | None = None
-        #: The Anthropic ``usage`` so far: message_start's, updated by message_delta's.
-        self.usage: dict[str, Any] | None = None
+        self._usage: dict[str, Any] | None = None
+        #: Usage objects cut from raw events and not decoded yet: ``(usage, event, replaces)``,
+        #: the whole event kept for a usage that is not where it was looked for, and whether
+        #: it is message_start's (which replaces) or message_delta's (which updates).
+        self._raw_usage: list[tuple[bytes, bytes, bool]] = []
         self._model = model
         self._created = created
         self._include_usage = include_usage
@@ -116,21 +155,49 @@ class ChatStream:
         #: chunk, if the upstream never said it).
         self._head = b""
 
-    def _set_head(self) -> None:
-        self._head = (
-            b'{"id":'
-            + _json.dumps(self._id)
-            + b',"object":"chat.completion.chunk","created":'
-            + str(self._created).encode()
-            + b',"model":'
-            + _json.dumps(self._model)
-            + b',"choices":[{"index":0,"delta":'
-        )
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The Anthropic ``usage`` so far: message_start's, updated by message_delta's.
+
+        The raw path keeps usage objects as bytes and decodes them here, when someone asks:
+        most streams are never asked (no ``include_usage``, no usage observer), and decoding
+        two small objects cost more than translating a dozen text deltas
+        (docs/performance.md). One that is not a JSON object is left out.
+        """
+        if self._raw_usage:
+            pending, self._raw_usage = self._raw_usage, []
+            for raw, event, replaces in pending:
+                usage = _raw_usage_of(raw, event, replaces=replaces)
+                if usage is not None:
+                    self._take_usage(usage, replaces=replaces)
+        return self._usage
+
+    def _take_usage(self, usage: dict[str, Any], *, replaces: bool) -> None:
+        if self._raw_usage:
+            self.usage  # noqa: B018 - decoded first, so the order of events is kept
+        if replaces:
+            self._usage = dict(usage)
+            return
+        merged = self._usage if self._usage is not None else {}
+        merged.update({k: v for k, v in usage.items() if v is not None})
+        self._usage = merged
+
+    def _set_head(self, id_json: bytes | None = None) -> None:
+        """The front of every chunk; ``id_json`` is the id already written as JSON."""
+        parts = [
+            b'{"id":',
+            id_json if id_json is not None else _json.dumps(self._id),
+            b',"object":"chat.completion.chunk","created":',
+            str(self._created).encode(),
+            b',"model":',
+            _name_json(self._model),
+            b',"choices":[{"index":0,"delta":',
+        ]
+        self._head = b"".join(parts)
         # A run of text deltas is written as one join: these go before, between and after
         # their string literals.
-        self._text_open = b"data: " + self._head + b'{"content":"'
-        self._text_close = b'"}' + _NO_FINISH + b"\n\n"
-        self._text_sep = self._text_close + self._text_open
+        self._text_open = b"".join([b"data: ", *parts, b'{"content":"'])
+        self._text_sep = _TEXT_CLOSE + self._text_open
 
     def _delta(self, delta: bytes) -> bytes:
         # Compact JSON never holds a raw line break, so it is one ``data:`` line as it is.
@@ -169,8 +236,10 @@ class ChatStream:
         a JSON string literal, and so is ``delta.content``: the literals of a run of them are
         cut out of the bytes and written as one join, with no SSE decode, no JSON decode and no
         str round trip. Pings, a text block's start and stop and ``message_stop`` are
-        recognised as bytes too, and a two-line event's JSON is read straight from its
-        ``data:`` line; only anything else goes through the SSE decoder (docs/performance.md).
+        recognised as bytes too, message_start and message_delta are read for their id and
+        stop reason, their ``usage`` kept as bytes until :attr:`usage` is asked for, and a
+        two-line event's JSON is read straight from its ``data:`` line; only anything else
+        goes through the SSE decoder (docs/performance.md).
         """
         out: list[bytes] = []
         run: list[bytes] = []  # the literals of the text deltas since the last other event
@@ -218,7 +287,7 @@ class ChatStream:
     def _text_chunk(self, literals: list[bytes]) -> list[bytes]:
         """One chunk of ``delta.content`` holding these literals, empty ones left out."""
         texts = [text for text in literals if text] if b"" in literals else literals
-        return [self._text_open + self._text_sep.join(texts) + self._text_close] if texts else []
+        return [self._text_open + self._text_sep.join(texts) + _TEXT_CLOSE] if texts else []
 
     def _raw_block(self, block: bytes) -> list[bytes]:
         """One event other than the open text block's delta, as its raw LF-only bytes, without
@@ -232,10 +301,11 @@ class ChatStream:
         if block == _RAW_MESSAGE_STOP:
             return self._on({"type": "message_stop"})
         if name == b"event: content_block_start":
-            opened = _RAW_TEXT_START.fullmatch(block)
-            if opened is not None:
+            opened = None if block == _RAW_TEXT_START_0 else _RAW_TEXT_START.fullmatch(block)
+            if opened is not None or block == _RAW_TEXT_START_0:
+                index = int(opened[1]) if opened is not None else 0
                 return self._block_start(
-                    {"index": int(opened[1]), "content_block": {"type": "text", "text": ""}}
+                    {"index": index, "content_block": {"type": "text", "text": ""}}
                 )
         elif name == b"event: message_start":
             if block[: len(_RAW_MESSAGE_START)] == _RAW_MESSAGE_START:
@@ -245,13 +315,8 @@ class ChatStream:
         elif name == b"event: message_delta":
             ended = _RAW_MESSAGE_DELTA.fullmatch(block)
             if ended is not None:
-                try:
-                    usage = _json.loads(ended[2])
-                except ValueError:
-                    usage = None
-                if isinstance(usage, dict):
-                    delta = {"stop_reason": ended[1].decode()}
-                    return self._message_delta({"delta": delta, "usage": usage})
+                self._raw_usage.append((ended[2], block, False))
+                return self._message_delta({"delta": {"stop_reason": ended[1].decode()}})
         return self._event_block(block)
 
     def _event_block(self, block: bytes) -> list[bytes]:
@@ -271,19 +336,19 @@ class ChatStream:
     def _raw_message_start(self, block: bytes) -> list[bytes] | None:
         """message_start read for the two fields translation needs: the id, and ``usage`` when
         it is the message's last field (a comma before it: no string holds an unescaped
-        ``,"usage":{``). None when the event is not in that form."""
+        ``,"usage":{``), kept undecoded. None when the event is not in that form."""
         head = len(_RAW_MESSAGE_START)
         id_end = block.find(b'"', head)
         usage_at = block.rfind(_RAW_USAGE)
-        if id_end < 0 or usage_at < id_end or not block.endswith(b"}}"):
+        if id_end < 0 or usage_at < id_end or block[-2:] != b"}}":
             return None
         if _PLAIN_ID.fullmatch(block, head, id_end) is None:
             return None
-        try:
-            usage = _json.loads(block[usage_at + len(_RAW_USAGE) - 1 : -2])
-        except ValueError:
-            return None
-        return self._message_start({"id": block[head:id_end].decode(), "usage": usage})
+        self._raw_usage = [(block[usage_at + len(_RAW_USAGE) - 1 : -2], block, True)]
+        self._id = block[head:id_end].decode()
+        # A plain id needs no escaping: its JSON is the id in quotes.
+        self._set_head(block[head - 1 : id_end + 1])
+        return self._start()
 
     def _on(self, data: dict[str, Any]) -> list[bytes]:
         """The caller's chunks for one decoded upstream event."""
@@ -323,7 +388,7 @@ class ChatStream:
             self._id = message["id"]
             self._set_head()
         if isinstance(message.get("usage"), dict):
-            self.usage = dict(message["usage"])
+            self._take_usage(message["usage"], replaces=True)
         return self._start()
 
     def _text_fast(self, data: str) -> list[bytes] | None:
@@ -449,9 +514,7 @@ class ChatStream:
     def _message_delta(self, data: dict[str, Any]) -> list[bytes]:
         usage = data.get("usage")
         if isinstance(usage, dict):
-            merged = self.usage if self.usage is not None else {}
-            merged.update({k: v for k, v in usage.items() if v is not None})
-            self.usage = merged
+            self._take_usage(usage, replaces=False)
         delta = _obj(data.get("delta"))
         if delta.get("stop_reason") is None:
             return []
