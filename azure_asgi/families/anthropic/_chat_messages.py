@@ -77,6 +77,13 @@ def _parts(content: Any, where: str, *, images: bool) -> list[dict[str, Any]]:
     return blocks
 
 
+def _text_or_parts(content: Any, i: int, *, images: bool) -> list[dict[str, Any]]:
+    """:func:`_parts` of message ``i``'s content; a plain string without writing where it is."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return _parts(content, f"messages[{i}].content", images=images)
+
+
 def _thinking_blocks(blocks: Any, where: str) -> list[dict[str, Any]]:
     """The signed thinking blocks a caller sends back (what :func:`messages_to_chat` and
     :class:`ChatStream` gave it), as Messages blocks; an accumulated stream's ``index`` dropped."""
@@ -196,21 +203,29 @@ def chat_turns(messages: Any) -> ChatTurns:
         raise invalid("messages must be a non-empty list.", "messages")
     turns = ChatTurns()
     for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, Mapping):
-            raise invalid(f"{where} must be an object.", where)
+        # (Parsed JSON: a dict. The usual message, text from the system or the user, takes
+        # the first two branches and never needs its location, so it is not written.)
+        if not isinstance(message, dict):
+            raise invalid(f"messages[{i}] must be an object.", f"messages[{i}]")
         role = message.get("role")
+        content = message.get("content")
+        if role in _SYSTEM_ROLES:
+            # The Messages API has one system prompt; system text anywhere joins it, in order.
+            turns.system += _text_or_parts(content, i, images=False)
+            continue
+        if role == "user":
+            turns.settle()
+            blocks = _text_or_parts(content, i, images=True)
+            if message.get("cache_control") is not None and blocks:
+                blocks[-1]["cache_control"] = message["cache_control"]
+            turns.add("user", blocks)
+            continue
+        where = f"messages[{i}]"
         if role == "tool":
             turns.answer(_tool_result(message, where), where)
             continue
-        if role in _SYSTEM_ROLES:
-            # The Messages API has one system prompt; system text anywhere joins it, in order.
-            turns.system.extend(_parts(message.get("content"), f"{where}.content", images=False))
-            continue
         turns.settle()
-        if role == "user":
-            blocks = _parts(message.get("content"), f"{where}.content", images=True)
-        elif role == "assistant":
+        if role == "assistant":
             if message.get("function_call") is not None:
                 raise unsupported(f"{where}.function_call", "send tool_calls instead.")
             blocks = []
@@ -225,14 +240,10 @@ def chat_turns(messages: Any) -> ChatTurns:
                 blocks[-1]["cache_control"] = message["cache_control"]
             turns.call(blocks, where)
             continue
-        else:
-            raise invalid(
-                f"{where}.role {role!r} is not one of system, developer, user, assistant, tool.",
-                f"{where}.role",
-            )
-        if message.get("cache_control") is not None and blocks:
-            blocks[-1]["cache_control"] = message["cache_control"]
-        turns.add("user", blocks)
+        raise invalid(
+            f"{where}.role {role!r} is not one of system, developer, user, assistant, tool.",
+            f"{where}.role",
+        )
     turns.settle()
     _finish_turns(turns)
     return turns
@@ -246,9 +257,9 @@ def _finish_turns(turns: ChatTurns) -> None:
         # greeting gets a neutral one (docs/claude.md).
         turns.turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
     for turn in turns.turns:
-        if turn["role"] == "user":
+        content = turn["content"]
+        if turn["role"] == "user" and len(content) > 1:
             # tool_result blocks must open their turn; text the caller sent after them follows.
-            content = turn["content"]
             content.sort(key=lambda block: block["type"] != "tool_result")
     last = turns.turns[-1]
     if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
