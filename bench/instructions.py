@@ -26,6 +26,10 @@ gateway is served here with that watch pushed out of reach: what is counted is t
 
     apt-get install -y valgrind nginx wrk
     python bench/instructions.py [--requests 800] [--small 200] [--warm 200] [--json out.json]
+        [--only gateway-stream gateway-claude] [--keep DIR]
+
+With ``--keep DIR`` the dumps stay: ``callgrind_annotate DIR/callgrind-gateway-claude.<pid>.2``
+shows where one target's instructions go, function by function.
 """
 
 from __future__ import annotations
@@ -199,6 +203,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", nargs="*", help="targets such as gateway-json floor-stream")
     parser.add_argument("--json", type=Path, help="also write the counts here")
+    parser.add_argument(
+        "--keep", type=Path, help="copy callgrind's dumps here (for callgrind_annotate)"
+    )
     args = parser.parse_args()
     for binary in ("valgrind", "callgrind_control"):
         _need(binary)
@@ -217,6 +224,10 @@ def main() -> None:
                 counts[key] = count(target, mode, upstream.url, args, workdir)
                 took = time.monotonic() - started
                 print(f"{key:16} {counts[key] / 1000:9,.1f} k instructions/request ({took:.0f} s)")
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for dump in workdir.glob("callgrind-*"):
+                    shutil.copy2(dump, args.keep / dump.name)
     print()
     print(table(counts))
     if args.json:
