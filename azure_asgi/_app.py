@@ -187,6 +187,7 @@ class AzureGateway:
                 await _answer_error(send, ex, error)
         finally:
             self._in_flight -= 1
+            ex.deadline.close()
             ex.ended = time.perf_counter()
             if ex.inbound is not None:
                 ex.inbound.close()

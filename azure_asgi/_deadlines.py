@@ -7,8 +7,10 @@ is up, which then see :class:`TimeoutError` exactly as with ``asyncio.timeout``.
 thus kept to within one tick.
 
 One :class:`Deadline` covers a whole request: reading its body, every upstream attempt and the
-relay. It can be entered again for each of those phases (``with deadline:``), and is only
-watched while entered, so the phases in between (rendering an answer) are never interrupted.
+relay. It is swept from :meth:`Deadlines.new` until :meth:`Deadline.close`, and entered for
+each of those phases (``with deadline:``); only a phase is ever interrupted, never what runs
+between them (rendering an answer): a deadline that passes there raises at the next phase.
+Entering is two attribute writes, so a request pays for joining the sweep once, not per phase.
 """
 
 from __future__ import annotations
@@ -43,17 +45,19 @@ class Deadline:
         """Seconds until the deadline (negative once it passed)."""
         return self.at - asyncio.get_running_loop().time()
 
+    def close(self) -> None:
+        """The request is over: the sweep forgets this deadline."""
+        self._owner.live.discard(self)
+
     def __enter__(self) -> Deadline:
         if self.expired:
             raise TimeoutError
-        # A deadline that passed between two phases is caught by the next sweep (one tick):
-        # no clock read here, on every request's path.
+        # The sweep cancels the task only while it is set: no clock read here, on every
+        # request's path.
         self.task = self.request_task or asyncio.current_task()
-        self._owner.watch(self)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        self._owner.live.discard(self)
         task = self.task
         self.task = None
         # uncancel() first, whatever ended the block: the sweep's cancel must not outlive it.
@@ -73,17 +77,16 @@ class Deadlines:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def new(self) -> Deadline:
-        """A deadline ``timeout_s`` from now, for the request the current task runs."""
-        at = asyncio.get_running_loop().time() + self.timeout_s
-        return Deadline(self, at, asyncio.current_task())
-
-    def watch(self, deadline: Deadline) -> None:
-        self.live.add(deadline)
+        """A deadline ``timeout_s`` from now, for the request the current task runs; swept
+        until its :meth:`~Deadline.close`."""
         loop = asyncio.get_running_loop()
+        deadline = Deadline(self, loop.time() + self.timeout_s, asyncio.current_task())
+        self.live.add(deadline)
         if self._sweeper is None or self._loop is not loop:
             # (Re)start per event loop: a gateway may outlive the loop it first ran in.
             self._loop = loop
             self._sweeper = loop.create_task(self._sweep(loop))
+        return deadline
 
     async def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -92,7 +95,7 @@ class Deadlines:
                 now = loop.time()
                 for deadline in [d for d in self.live if d.at <= now and not d.expired]:
                     deadline.expired = True
-                    if deadline.task is not None:
+                    if deadline.task is not None:  # in a phase: interrupted there
                         deadline.task.cancel()
         finally:
             if self._loop is loop:
