@@ -164,17 +164,18 @@ class ChatStream:
         two small objects cost more than translating a dozen text deltas
         (docs/performance.md). One that is not a JSON object is left out.
         """
-        if self._raw_usage:
-            pending, self._raw_usage = self._raw_usage, []
-            for raw, event, replaces in pending:
-                usage = _raw_usage_of(raw, event, replaces=replaces)
-                if usage is not None:
-                    self._take_usage(usage, replaces=replaces)
+        self._decode_usage()
         return self._usage
 
+    def _decode_usage(self) -> None:
+        pending, self._raw_usage = self._raw_usage, []
+        for raw, event, replaces in pending:
+            usage = _raw_usage_of(raw, event, replaces=replaces)
+            if usage is not None:
+                self._take_usage(usage, replaces=replaces)
+
     def _take_usage(self, usage: dict[str, Any], *, replaces: bool) -> None:
-        if self._raw_usage:
-            self.usage  # noqa: B018 - decoded first, so the order of events is kept
+        self._decode_usage()  # what raw events kept comes first: the order of events holds
         if replaces:
             self._usage = dict(usage)
             return
@@ -301,9 +302,12 @@ class ChatStream:
         if block == _RAW_MESSAGE_STOP:
             return self._on({"type": "message_stop"})
         if name == b"event: content_block_start":
-            opened = None if block == _RAW_TEXT_START_0 else _RAW_TEXT_START.fullmatch(block)
-            if opened is not None or block == _RAW_TEXT_START_0:
-                index = int(opened[1]) if opened is not None else 0
+            if block == _RAW_TEXT_START_0:
+                index = 0
+            else:
+                opened = _RAW_TEXT_START.fullmatch(block)
+                index = int(opened[1]) if opened is not None else -1
+            if index >= 0:
                 return self._block_start(
                     {"index": index, "content_block": {"type": "text", "text": ""}}
                 )
@@ -344,7 +348,7 @@ class ChatStream:
             return None
         if _PLAIN_ID.fullmatch(block, head, id_end) is None:
             return None
-        self._raw_usage = [(block[usage_at + len(_RAW_USAGE) - 1 : -2], block, True)]
+        self._raw_usage.append((block[usage_at + len(_RAW_USAGE) - 1 : -2], block, True))
         self._id = block[head:id_end].decode()
         # A plain id needs no escaping: its JSON is the id in quotes.
         self._set_head(block[head - 1 : id_end + 1])
