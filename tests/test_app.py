@@ -157,6 +157,10 @@ async def test_azure_v1_route(gateway: AzureGateway, emulator: AzureEmulator) ->
         (b"{not json", None, "invalid_json"),
         (b"", None, "invalid_json"),
         (b"[1, 2]", None, "invalid_json"),
+        # Python's json reads these; JSON (and Azure) has no such tokens.
+        (b'{"model": "gpt-4o", "messages": [{}], "temperature": NaN}', None, "invalid_json"),
+        (b'{"model": "gpt-4o", "messages": [{}], "top_p": -Infinity}', None, "invalid_json"),
+        (b'{"model": "gpt-4o", "messages": [{}], "top_p": 1e400}', None, "invalid_json"),
         (
             b'{"model": 5, "messages": [{"role": "user", "content": "x"}]}',
             "model",

@@ -31,7 +31,7 @@ def test_importing_and_building_a_gateway_loads_no_optional_dependency() -> None
 def test_declared_runtime_dependencies_are_the_imported_ones() -> None:
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     names = {d.split(">")[0].split("[")[0].strip() for d in project["project"]["dependencies"]}
-    assert names == {"aiohttp", "pydantic", "azure-identity", "asgiref", "pyyaml"}
+    assert names == {"aiohttp", "pydantic", "azure-identity", "asgiref", "pyyaml", "msgspec"}
 
 
 def test_server_commands_name_the_extra_when_uvicorn_is_missing(

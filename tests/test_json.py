@@ -1,6 +1,7 @@
-"""The gateway's one JSON reader and writer: hostile input fails as ValueError only, lone
-surrogates are written back as the escape they came in, and everything else is byte-identical to
-compact ``json.dumps``."""
+"""The gateway's one JSON reader and writer: hostile input fails as ValueError only, NaN and
+Infinity are refused, lone surrogates are written back as the escape they came in, values read
+are ``json.loads``' own, and text written is compact ``json.dumps`` output (byte for byte but
+for the spelling of some floats)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,22 @@ def nested(depth: int) -> list[Any]:
 
 def reference(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _refuse(token: str) -> Any:
+    raise ValueError(token)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+def reference_loads(raw: bytes | str) -> Any:
+    """``json.loads`` without the tokens and numbers JSON does not have."""
+    return json.loads(raw, parse_constant=_refuse, parse_float=_finite)
 
 
 # -- loads -----------------------------------------------------------------------------------
@@ -115,7 +132,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
-    | st.floats(allow_nan=False)  # NaN != NaN: no value to compare
+    | st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither
     | ANY_TEXT,
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(ANY_TEXT, children, max_size=5)
@@ -124,7 +141,7 @@ json_values = st.recursive(
 )
 
 plain_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
     ),
@@ -146,6 +163,39 @@ def test_text_without_lone_surrogates_is_written_as_compact_json_dumps_writes_it
     value: Any,
 ) -> None:
     assert _json.dumps(value) == reference(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_float_is_written_as_the_same_number(value: float) -> None:
+    out = _json.dumps([value])
+    assert json.loads(out) == [value]
+    assert str(json.loads(out)[0]) == str(value)  # -0.0 stays negative
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**30), 2**64])
+def test_integers_of_any_size_are_read_and_written_exactly(value: int) -> None:
+    text = str(value).encode()
+    assert _json.loads(text) == value and type(_json.loads(text)) is int
+    assert _json.dumps([value]) == b"[" + text + b"]"
+
+
+@pytest.mark.parametrize("raw", [b"NaN", b"[Infinity]", b'{"a":-Infinity}', b"1e400", b"[-1E999]"])
+def test_nan_infinity_and_numbers_beyond_a_double_are_refused(raw: bytes) -> None:
+    refused = "is not a JSON value|too large for a double"
+    with pytest.raises(ValueError, match=refused) as caught:
+        _json.loads(raw)
+    assert type(caught.value) is ValueError
+    with pytest.raises(ValueError, match=refused):
+        _json.loads(b"\xef\xbb\xbf" + raw)  # by the detecting path as well
+
+
+def test_nan_and_infinity_built_in_python_are_written_as_null() -> None:
+    assert _json.dumps([float("nan"), float("inf"), -float("inf")]) == b"[null,null,null]"
+
+
+def test_keys_json_dumps_converts_are_converted_as_it_converts_them() -> None:
+    assert _json.dumps({2: "a", True: "b", None: "c"}) == b'{"2":"a","true":"b","null":"c"}'
 
 
 def _outcome(read: Any, raw: bytes | str) -> tuple[str, Any]:
@@ -177,4 +227,4 @@ json_bytes = st.one_of(
 @given(st.one_of(json_bytes, json_texts))
 def test_loads_reads_what_json_loads_reads_and_refuses_what_it_refuses(raw: bytes | str) -> None:
     # The same value, or the same JSON error message; encodings json detects stay detected.
-    assert _outcome(_json.loads, raw) == _outcome(json.loads, raw)
+    assert _outcome(_json.loads, raw) == _outcome(reference_loads, raw)
