@@ -60,7 +60,8 @@ class AzureGateway:
     ``config`` is a :class:`GatewayConfig`, a dict, or a YAML/JSON path. ``authorize(scope)``
     returns a :class:`Principal` to allow a call, ``None`` to refuse it (401), or raises
     ``PermissionError`` (403). ``http_client`` is the upstream client: an ``aiohttp``
-    session, an ``httpx.AsyncClient``, or ``None`` for a session the gateway owns.
+    session (made with ``cookie_jar=aiohttp.DummyCookieJar()``: it serves every caller), an
+    ``httpx.AsyncClient``, or ``None`` for a session the gateway owns.
     ``credentials`` maps resource names to azure-identity async credentials.
     ``on_usage(record)`` (sync or async) gets one :class:`UsageRecord` per routed request once
     its answer ended; ``tracer_provider`` / ``meter_provider`` are OpenTelemetry's (default:

@@ -7,7 +7,8 @@ interface, for tests (``MockTransport``, respx) and in-process upstreams (``ASGI
 httpx is imported only then.
 
 Neither backend follows redirects: an allowed endpoint answering 307 must not send the
-credential and body it was given to a host nobody allowed (docs/security.md).
+credential and body it was given to a host nobody allowed; neither sends a cookie an upstream
+set, since one session serves every caller (docs/security.md).
 """
 
 from __future__ import annotations
@@ -173,6 +174,13 @@ class AiohttpTransport:
         self._session = session
         self._owned = session is None
         self._per_host = per_host or 0
+        if session is not None and not isinstance(session.cookie_jar, aiohttp.DummyCookieJar):
+            # Its jar is the host's to choose, and aiohttp offers no per-request opt-out.
+            logger.warning(
+                "azure-asgi: the injected aiohttp.ClientSession keeps cookies, so a cookie one "
+                "upstream answer sets is sent on every later caller's request to that host; "
+                "create the session with cookie_jar=aiohttp.DummyCookieJar()"
+            )
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -188,6 +196,9 @@ class AiohttpTransport:
                 auto_decompress=True,
                 # The gateway sets the headers it means to send; no defaults added behind its back.
                 skip_auto_headers=("User-Agent",),
+                # Every caller shares this session: a cookie an upstream set for one must never
+                # travel on another's request.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -260,6 +271,8 @@ class HttpxTransport:
             built = self._client.build_request(
                 request.method, request.url, headers=request.headers, content=content
             )
+            # The client's jar holds what upstream answers set, for whichever caller: dropped.
+            built.headers.pop("cookie", None)
             resp = await self._client.send(built, stream=True, follow_redirects=False)
         except Exception as exc:
             raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None

@@ -222,3 +222,82 @@ async def test_aiohttp_body_breaking_off_is_an_upstream_error_after_what_arrived
     assert got == [b"data: 1\n\n"]
     assert str(caught.value).startswith("upstream response broke off: ")
     assert caught.value.__cause__ is None
+
+
+# -- cookies -----------------------------------------------------------------------------------
+
+
+async def _cookie_setting_upstream(heads: list[bytes]) -> asyncio.Server:
+    """A loopback HTTP/1.1 server that records each request head and sets a cookie on every
+    answer, as a load balancer's affinity cookie would."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            await reader.readexactly(length)
+            heads.append(head.lower())
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n"
+                b"set-cookie: affinity=first-caller; Path=/\r\n\r\nok"
+            )
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+async def test_the_owned_session_never_sends_an_upstream_cookie_back() -> None:
+    # One shared session serves every caller: a cookie one answer set, sent on the next
+    # request, would carry one caller's upstream session into another's. (A host name, not an
+    # IP: aiohttp's default jar ignores cookies from IP addresses.)
+    heads: list[bytes] = []
+    server = await _cookie_setting_upstream(heads)
+    port = server.sockets[0].getsockname()[1]
+    transport = make_transport(None)
+    try:
+        for _ in range(2):
+            resp = await transport.send(request(f"http://localhost:{port}/chat"))
+            assert resp.status == 200
+            await resp.read()
+            await resp.aclose()
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
+    assert len(heads) == 2
+    assert all(b"\r\ncookie:" not in head for head in heads)
+
+
+async def test_an_injected_httpx_client_never_sends_an_upstream_cookie_back() -> None:
+    seen: list[httpx.Request] = []
+
+    def upstream(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, headers={"set-cookie": "affinity=first-caller; Path=/"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+        transport = make_transport(client)
+        for _ in range(2):
+            resp = await transport.send(request())
+            await resp.read()
+            await resp.aclose()
+    assert len(seen) == 2
+    assert all("cookie" not in req.headers for req in seen)
+
+
+async def test_an_injected_aiohttp_session_that_keeps_cookies_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with aiohttp.ClientSession() as keeping:
+        with caplog.at_level("WARNING", logger="azure_asgi"):
+            make_transport(keeping)
+    assert "cookie_jar=aiohttp.DummyCookieJar()" in caplog.text
+    caplog.clear()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as dropping:
+        with caplog.at_level("WARNING", logger="azure_asgi"):
+            make_transport(dropping)
+    assert caplog.text == ""
