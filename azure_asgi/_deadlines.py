@@ -80,7 +80,9 @@ class Deadlines:
         """A deadline ``timeout_s`` from now, for the request the current task runs; swept
         until its :meth:`~Deadline.close`."""
         loop = asyncio.get_running_loop()
-        deadline = Deadline(self, loop.time() + self.timeout_s, asyncio.current_task())
+        # Given the loop, current_task does not look it up again (each lookup is a getpid
+        # system call in CPython's check for a forked process).
+        deadline = Deadline(self, loop.time() + self.timeout_s, asyncio.current_task(loop))
         self.live.add(deadline)
         if self._sweeper is None or self._loop is not loop:
             # (Re)start per event loop: a gateway may outlive the loop it first ran in.

@@ -33,8 +33,9 @@ class Disconnects:
         None)."""
         return CallerWatch(self, receive, task)
 
-    def _add(self, watch: CallerWatch) -> None:
-        loop = asyncio.get_running_loop()
+    def _add(self, watch: CallerWatch, task: asyncio.Task[Any]) -> None:
+        # The task's own loop: no running-loop lookup (a getpid system call) per request.
+        loop = task.get_loop()
         self._waiting[watch] = loop.time() + WATCH_AFTER_S
         if self._ticker is None or self._loop is not loop:
             # (Re)started per event loop: a gateway may outlive the loop it first ran in.
@@ -85,8 +86,10 @@ class CallerWatch:
         self.gone = False
 
     def __enter__(self) -> CallerWatch:
-        self._task = self._request_task or asyncio.current_task()
-        self._owner._add(self)
+        task = self._request_task or asyncio.current_task()
+        assert task is not None, "a caller watch guards a block run by a task"
+        self._task = task
+        self._owner._add(self, task)
         return self
 
     def start(self) -> None:
