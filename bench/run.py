@@ -8,8 +8,10 @@
    ``azure-asgi serve``, each served by uvicorn and by granian, over nginx serving canned Azure
    answers (the emulator when nginx is absent): 1, 8, 32, 64 connections, non-streaming and a
    30-event stream, with CPU time per request.
-3. Memory: RSS of ``serve`` with 1,000 concurrent slow streams, and before/after a soak.
-4. Profile: py-spy on the gateway under load (full run), summed per function.
+3. Paired: the gateway and the aiohttp floor (and a Claude stream and a GPT stream) side by
+   side, loaded in turn in short slices at 64 connections: the req/s targets' ratios.
+4. Memory: RSS of ``serve`` with 1,000 concurrent slow streams, and before/after a soak.
+5. Profile: py-spy on the gateway under load (full run), summed per function.
 
 Raw outputs go to ``bench/results/<time>/`` (git-ignored).
 """
@@ -38,6 +40,7 @@ sys.path.insert(0, str(BENCH))
 import hotspots  # noqa: E402
 import loopback  # noqa: E402
 import memory  # noqa: E402
+import paired  # noqa: E402
 import payloads  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
@@ -235,6 +238,44 @@ def run_loopback(
     data["loopback"] = [r.to_json() for r in loopback.combine(runs)]
 
 
+def run_paired(
+    args: argparse.Namespace, results: Path, up: upstreams.Upstream, data: dict[str, Any]
+) -> None:
+    """The ratios the req/s targets are judged on, from alternating slices (bench/paired.py):
+    gateway against floor for JSON and streams, a Claude stream against a GPT stream."""
+    log = results / "servers.log"
+    config = gateway_config(results / "gateway.json", up.url)
+    top = max(args.connections)
+    data["paired"] = {}
+    for name in args.servers:
+        print(f"\n-- paired: --server {name}, {args.pairs} pairs of {args.pair_s:g} s", flush=True)
+        fport, gport = procs.free_port(), procs.free_port()
+        floor_cmd = floor_argv("floor-aiohttp", name, fport, up.url)
+        with (
+            server(floor_cmd, fport, log) as fpid,
+            server(serve_argv(config, name, gport), gport, log) as gpid,
+        ):
+            sides = {
+                (label, mode): paired.Side(label, pid, port, mode, route)
+                for label, pid, port, route in (
+                    ("floor", fpid, fport, "azure"),
+                    ("gateway", gpid, gport, "unified"),
+                )
+                for mode in GATEWAY_MODES
+            }
+            comparisons = {
+                "json": (sides["floor", "json"], sides["gateway", "json"]),
+                "stream": (sides["floor", "stream"], sides["gateway", "stream"]),
+                "claude": (sides["gateway", "stream"], sides["gateway", "claude"]),
+            }
+            data["paired"][name] = {}
+            for key, (a, b) in comparisons.items():
+                print(f"  {key}: {b.label} {b.mode} against {a.label} {a.mode}", flush=True)
+                data["paired"][name][key] = paired.compare(
+                    a, b, results, pairs=args.pairs, connections=top, seconds=args.pair_s
+                )
+
+
 def run_memory(
     args: argparse.Namespace, results: Path, up: upstreams.Upstream, data: dict[str, Any]
 ) -> None:
@@ -356,7 +397,10 @@ def main() -> None:
     parser.add_argument("--upstream", choices=("auto", "nginx", "emulator"), default="auto")
     parser.add_argument("--out", type=Path, help="where performance.md/.png go (default: docs/)")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=("inprocess", "loopback", "memory", "profile")
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=("inprocess", "loopback", "paired", "memory", "profile"),
     )
     args = parser.parse_args()
 
@@ -364,6 +408,8 @@ def main() -> None:
     args.connections = (1, 64) if quick else (1, 8, 32, 64)
     args.duration = 2.0 if quick else 4.0
     args.rounds = 1 if quick else 2
+    args.pairs = 2 if quick else 6
+    args.pair_s = 2.0 if quick else 3.0
     args.inprocess = 1000 if quick else 5000
     args.soak = 10_000 if quick else 100_000
     args.soak_max_s = 30.0 if quick else 120.0
@@ -402,6 +448,7 @@ def main() -> None:
         "versions": versions(),
         "duration_s": args.duration,
         "rounds": args.rounds,
+        "pair_s": args.pair_s,
         "slow_chunk_delay_s": SLOW_CHUNK_DELAY_S,
         "sizes": {"json": len(chat), "stream": len(sse), "events": payloads.STREAM_EVENTS},
         "loopback": [],
@@ -422,6 +469,8 @@ def main() -> None:
         )
         if "loopback" not in args.skip:
             run_loopback(args, results, up, data)
+        if "paired" not in args.skip:
+            run_paired(args, results, up, data)
         if "memory" not in args.skip:
             run_memory(args, results, up, data)
         if "profile" not in args.skip:
