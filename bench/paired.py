@@ -36,6 +36,7 @@ class Slice:
     rps: float
     cpu_us_per_request: float
     requests: int
+    p50_us: float
 
 
 def load(side: Side, results: Path, connections: int, seconds: float) -> Slice:
@@ -52,6 +53,7 @@ def load(side: Side, results: Path, connections: int, seconds: float) -> Slice:
         rps=round(requests / elapsed, 1),
         cpu_us_per_request=round(cpu / requests * 1e6, 1) if requests else float("nan"),
         requests=requests,
+        p50_us=float(raw["latency_us"]["percentiles"]["50"]),
     )
 
 
@@ -75,6 +77,20 @@ def compare(
             flush=True,
         )
     return {"a": a.label, "b": b.label, "connections": connections, "pairs": rows}
+
+
+def added_p50(comparison: dict[str, Any], base_us: float) -> dict[str, float]:
+    """For single-connection pairs: each side's p50 over ``base_us`` (nginx's own), b's added
+    latency over a's per pair, and the median of those ratios."""
+    rows = comparison["pairs"]
+    ratios = [(r["b"]["p50_us"] - base_us) / (r["a"]["p50_us"] - base_us) for r in rows]
+    return {
+        "median": statistics.median(ratios),
+        "min": min(ratios),
+        "max": max(ratios),
+        "added_a": statistics.median(r["a"]["p50_us"] - base_us for r in rows),
+        "added_b": statistics.median(r["b"]["p50_us"] - base_us for r in rows),
+    }
 
 
 def summary(comparison: dict[str, Any]) -> dict[str, float]:

@@ -274,6 +274,13 @@ def run_paired(
                 data["paired"][name][key] = paired.compare(
                     a, b, results, pairs=args.pairs, connections=top, seconds=args.pair_s
                 )
+            # The added-latency targets, at one connection: JSON and streams, against the floor.
+            for mode in ("json", "stream"):
+                a, b = comparisons[mode]
+                print(f"  p50 {mode}: at 1 connection", flush=True)
+                data["paired"][name][f"p50-{mode}"] = paired.compare(
+                    a, b, results, pairs=args.pairs, connections=1, seconds=args.pair_s
+                )
 
 
 def run_memory(
