@@ -160,9 +160,8 @@ class ChatStream:
         """The Anthropic ``usage`` so far: message_start's, updated by message_delta's.
 
         The raw path keeps usage objects as bytes and decodes them here, when someone asks:
-        most streams are never asked (no ``include_usage``, no usage observer), and decoding
-        two small objects cost more than translating a dozen text deltas
-        (docs/performance.md). One that is not a JSON object is left out.
+        most streams are never asked (no ``include_usage``, no usage observer), and skip the
+        decode (docs/performance.md). One that is not a JSON object is left out.
         """
         self._decode_usage()
         return self._usage
