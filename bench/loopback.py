@@ -136,6 +136,22 @@ def wrk(
     raise RuntimeError(f"wrk gave no result: {''.join(lines)[-2000:]}")
 
 
+def wrk_timed(
+    pid: int,
+    target_url: str,
+    body: Path,
+    connections: int,
+    duration_s: float,
+    *,
+    key: str = payloads.CLIENT_KEY,
+    route: str = "azure",
+) -> tuple[dict[str, Any], float]:
+    """One wrk run, and the CPU seconds the server ``pid`` (and its children) spent in it."""
+    cpu0 = procs.cpu_seconds(pid)
+    raw = wrk(target_url, body, connections, duration_s, key=key, route=route)
+    return raw, procs.cpu_seconds(pid) - cpu0
+
+
 def measure(
     target: str,
     server: str,
@@ -157,9 +173,7 @@ def measure(
         target_url = url(port, mode, route)
         wrk(target_url, body, max(connections), 1, key=key, route=route)  # warm-up
         for conns in connections:
-            cpu0 = procs.cpu_seconds(pid)
-            raw = wrk(target_url, body, conns, duration_s, key=key, route=route)
-            cpu = procs.cpu_seconds(pid) - cpu0
+            raw, cpu = wrk_timed(pid, target_url, body, conns, duration_s, key=key, route=route)
             requests = int(raw["requests"])
             errors = sum(raw["errors"].values())
             seconds = int(raw["duration_us"]) / 1e6

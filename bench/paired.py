@@ -5,8 +5,9 @@ is compared with; on a shared VM the machine's speed drifts by 10-20 % over such
 same code moved by 0.14 on a ratio from one run to the next), which a ratio then reports as
 the gateway's. Here both servers run side by side on the server CPU (the idle one costs
 nothing) and take turns under the same load, in short slices ordered A B B A A B ..., so that
-drift charges both alike. Each pair gives one ratio; the target is judged on their median and
-the spread is reported with it (docs/performance.md).
+drift charges both alike. Each pair gives one ratio (of req/s, or at one connection of the
+latency each side adds over nginx's); the target is judged on their median and the spread is
+reported with it (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import loopback
-import procs
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,10 @@ class Slice:
 def load(side: Side, results: Path, connections: int, seconds: float) -> Slice:
     """One wrk slice against ``side``, with the CPU its server spent per request."""
     body = loopback.body_file(results, side.mode, side.route)
-    cpu0 = procs.cpu_seconds(side.pid)
-    raw = loopback.wrk(
-        loopback.url(side.port, side.mode, side.route), body, connections, seconds, route=side.route
+    target_url = loopback.url(side.port, side.mode, side.route)
+    raw, cpu = loopback.wrk_timed(
+        side.pid, target_url, body, connections, seconds, route=side.route
     )
-    cpu = procs.cpu_seconds(side.pid) - cpu0
     requests = int(raw["requests"])
     elapsed = int(raw["duration_us"]) / 1e6
     return Slice(

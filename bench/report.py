@@ -450,7 +450,8 @@ def markdown(data: dict[str, Any], png_name: str) -> str:
             "",
             "### Paired slices (`bench/paired.py`)",
             "",
-            "The req/s targets are judged here: both servers run side by side on the server CPU "
+            "The req/s targets are judged here (and, at one connection, the added-p50 ones, in "
+            "the targets table): both servers run side by side on the server CPU "
             f"and take turns under wrk at {some['connections']} connections, in slices of "
             f"{data.get('pair_s', 3):g} s ordered A B B A A B ..., so that the machine's drift "
             "charges both alike; each pair gives one ratio, and the median is the target's "

@@ -9,7 +9,8 @@
    answers (the emulator when nginx is absent): 1, 8, 32, 64 connections, non-streaming and a
    30-event stream, with CPU time per request.
 3. Paired: the gateway and the aiohttp floor (and a Claude stream and a GPT stream) side by
-   side, loaded in turn in short slices at 64 connections: the req/s targets' ratios.
+   side, loaded in turn in short slices: the req/s targets' ratios at 64 connections, the
+   added-p50 ones at 1.
 4. Memory: RSS of ``serve`` with 1,000 concurrent slow streams, and before/after a soak.
 5. Profile: py-spy on the gateway under load (full run), summed per function.
 
@@ -241,8 +242,9 @@ def run_loopback(
 def run_paired(
     args: argparse.Namespace, results: Path, up: upstreams.Upstream, data: dict[str, Any]
 ) -> None:
-    """The ratios the req/s targets are judged on, from alternating slices (bench/paired.py):
-    gateway against floor for JSON and streams, a Claude stream against a GPT stream."""
+    """The ratios the req/s and added-p50 targets are judged on, from alternating slices
+    (bench/paired.py): gateway against floor for JSON and streams, a Claude stream against a
+    GPT stream."""
     log = results / "servers.log"
     config = gateway_config(results / "gateway.json", up.url)
     top = max(args.connections)
