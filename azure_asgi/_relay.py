@@ -53,6 +53,8 @@ _PASS_EXACT = frozenset(
     }
 )
 _JSON = (b"content-type", b"application/json")
+#: A byte looked for as an int: a memchr, not a buffer taken of a one-byte needle first.
+_CR = 0x0D
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -300,7 +302,7 @@ class _Translated:
         chunk = answer.body
         pending = b""
         while True:
-            if feed_raw is not None and b"\r" not in chunk:
+            if feed_raw is not None and _CR not in chunk:
                 # LF-only events, whole: a translator that reads raw bytes takes them as they
                 # are, up to the last blank line; the rest waits for the next chunk.
                 buf = pending + chunk if pending else chunk

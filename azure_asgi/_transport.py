@@ -272,7 +272,8 @@ class HttpxTransport:
                 request.method, request.url, headers=request.headers, content=content
             )
             # The client's jar holds what upstream answers set, for whichever caller: dropped.
-            built.headers.pop("cookie", None)
+            if "cookie" in built.headers:  # not pop(): a miss raises and catches a KeyError
+                del built.headers["cookie"]
             resp = await self._client.send(built, stream=True, follow_redirects=False)
         except Exception as exc:
             raise UpstreamError(f"could not reach the upstream: {type(exc).__name__}") from None

@@ -26,6 +26,7 @@ from .anthropic_chat_support import (
     run,
     split,
     sse,
+    start_event,
     stream_of,
     translate,
     user,
@@ -345,6 +346,7 @@ def _feed_raw_in(events: list[bytes], cuts: list[int], stream: ChatStream) -> by
     st.booleans(),
     st.lists(st.integers(0, 40), max_size=6),
     st.sampled_from(["end_turn", "max_tokens", "tool_use", "refusal", "pause_turn"]),
+    st.lists(st.integers(1, 40), max_size=3),
 )
 def test_raw_path_translates_exactly_as_the_decoded_path(
     blocks: list[dict[str, Any]],
@@ -352,17 +354,51 @@ def test_raw_path_translates_exactly_as_the_decoded_path(
     usage: bool,
     cuts: list[int],
     stop_reason: str,
+    pings: list[int],
 ) -> None:
     for n, block in enumerate(blocks):
         if block["type"] == "tool_use":
             block["id"] = f"toolu_{n}"
     splits = [split(data.draw, whole(block)) for block in blocks]
     events = stream_of(blocks, stop_reason, splits=splits)
+    for at in sorted(pings, reverse=True):  # the API may ping anywhere, inside a run too
+        events.insert(min(at, len(events)), {"type": "ping"})
     decoded_stream, decoded = run(events, compact=True, include_usage=usage)
     stream = ChatStream(model="claude-sonnet", created=1700, include_usage=usage)
     raw = _feed_raw_in([_raw(event) for event in events], cuts, stream)
     assert raw == b"".join(decoded)
     assert (stream.complete, stream.usage) == (decoded_stream.complete, decoded_stream.usage)
+
+
+def test_raw_run_of_text_deltas_is_cut_whole_or_block_by_block() -> None:
+    """A run checked at once, and one broken by a ping or an ``id:`` line, give the same
+    chunks as the decoded path; a delta that only looks like one is left to the decoder."""
+    words = ["the", " quick", " brown", ' "fox"', " jumps"]
+    deltas = [
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
+        for w in words
+    ]
+    opened = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    head = [start_event(), opened]
+    tail = [{"type": "content_block_stop", "index": 0}]
+    ping = _raw({"type": "ping"})
+    with_id = b"id: 7\n" + _raw(deltas[2])
+    for middle in (
+        [_raw(d) for d in deltas],
+        [_raw(deltas[0]), _raw(deltas[1]), ping, *map(_raw, deltas[2:])],
+        [_raw(deltas[0]), _raw(deltas[1]), with_id, *map(_raw, deltas[3:])],
+    ):
+        stream = ChatStream(model="claude-sonnet", created=1700, include_usage=False)
+        raw = stream.feed_raw(b"".join([*map(_raw, head), *middle, *map(_raw, tail)]))
+        _, decoded = run([*head, *deltas, *tail], compact=True)
+        assert b"".join(raw) == b"".join(decoded)
+        chunks = [json.loads(item) for item in sse_data(b"".join(raw))]
+        contents = [chunk["choices"][0]["delta"].get("content") for chunk in chunks]
+        assert contents == ["", *words]
 
 
 def test_raw_path_copies_only_literals_fit_for_one_data_line() -> None:

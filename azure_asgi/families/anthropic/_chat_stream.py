@@ -50,6 +50,9 @@ _RAW_MESSAGE_DELTA = re.compile(
     rb'event: message_delta\ndata: \{"type":"message_delta","delta":\{'
     rb'"stop_reason":"([a-z_]{1,40})","stop_sequence":null\},"usage":(\{[^\n]*\})\}'
 )
+#: Bytes looked for as ints: ``34 in data`` is a memchr, while ``b'"' in data`` first takes
+#: the needle's buffer, ~2,000 instructions more for each test (docs/performance.md).
+_QUOTE, _BACKSLASH, _LF = 0x22, 0x5C, 0x0A
 #: A JSON string literal's body on one line: no quote, backslash or line break but in escapes.
 _LITERAL = re.compile(rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
 
@@ -69,7 +72,7 @@ def _one_line_literal(literal: bytes) -> bool:
     """Whether a JSON string literal's body can be copied into another as it is, on one
     ``data:`` line: with no quote, backslash or line break it can; with one, the JSON string
     grammar decides (an unescaped quote, a lone final backslash or a raw line break fails)."""
-    if b'"' not in literal and b"\\" not in literal and b"\n" not in literal:
+    if _QUOTE not in literal and _BACKSLASH not in literal and _LF not in literal:
         return True
     return _LITERAL.fullmatch(literal) is not None
 
@@ -150,6 +153,7 @@ class ChatStream:
         self._text_lead: bytes | None = None
         self._text_stop = b""
         self._text_index = -1
+        self._run_between = b""
         self._decoder: SSEDecoder | None = None
         #: The front of every chunk, built once the message id is known (or at the first
         #: chunk, if the upstream never said it).
@@ -242,33 +246,67 @@ class ChatStream:
         goes through the SSE decoder (docs/performance.md).
         """
         out: list[bytes] = []
-        run: list[bytes] = []  # the literals of the text deltas since the last other event
+        blocks = events.split(b"\n\n")
         # No block holds a blank line, so with no text block open nothing matches the lead.
         # (Slices compared, not startswith: on this path its argument parsing cost more than
         # the comparison.)
         lead = self._text_lead or b"\n\n"
         size = len(lead)
-        for block in events.split(b"\n\n"):
+        at, count = 0, len(blocks)
+        while at < count:
+            block = blocks[at]
             if block[:size] == lead and block[-3:] == _RAW_TAIL:
-                run.append(block[size:-3])
+                at, literals = self._text_run(blocks, at)
+                out += self._text_deltas(literals)
                 continue
-            if run:
-                out += self._text_deltas(run)
-                run = []
             if block:
                 out += self._raw_block(block)
                 lead = self._text_lead or b"\n\n"  # a block's start or stop changes it
                 size = len(lead)
-        if run:
-            out += self._text_deltas(run)
+            at += 1
         return out
+
+    def _text_run(self, blocks: list[bytes], start: int) -> tuple[int, list[bytes]]:
+        """The string literals of the run of the open text block's deltas that begins at
+        ``blocks[start]``, and the index of the block after it.
+
+        A run is usually every block up to the text block's stop (or the end of the chunk), so
+        that is tried first and checked at once: those blocks are all deltas exactly when,
+        joined, they equal the lead and tail around their cut literals, joined (equal lengths
+        align each block with its own lead and tail). One join and one comparison instead of
+        two slices and two comparisons a block (docs/performance.md). Anything else between
+        them (a ping) fails the check, and the run is then taken block by block.
+        """
+        lead = self._text_lead
+        assert lead is not None
+        size = len(lead)
+        try:
+            stop = blocks.index(self._text_stop, start)
+        except ValueError:
+            stop = len(blocks) - 1  # what follows the last blank line: empty, or a part event
+        if stop - start > 1:
+            candidates = blocks[start:stop]
+            literals = [block[size:-3] for block in candidates]
+            joined = b"\n\n".join(candidates)
+            if joined == lead + self._run_between.join(literals) + _RAW_TAIL:
+                return stop, literals
+        literals = []
+        at = start
+        count = len(blocks)
+        while at < count:
+            block = blocks[at]
+            if block[:size] != lead or block[-3:] != _RAW_TAIL:
+                break
+            literals.append(block[size:-3])
+            at += 1
+        return at, literals
 
     def _text_deltas(self, literals: list[bytes]) -> list[bytes]:
         """The chunks for a run of the open text block's deltas, given their string literals:
         one join of those that fit on one line as they are (all of them, in the usual case
         decided for the whole run at once); each other takes the general path."""
         joined = b"".join(literals)
-        if b'"' not in joined and b"\\" not in joined and b"\n" not in joined:
+        if _QUOTE not in joined and _BACKSLASH not in joined and _LF not in joined:
             return self._text_chunk(literals) if joined else []
         lead = self._text_lead
         assert lead is not None
@@ -325,7 +363,7 @@ class ChatStream:
     def _event_block(self, block: bytes) -> list[bytes]:
         """One event's raw bytes by the general path: its JSON decoded and translated."""
         head, sep, data = block.partition(_RAW_DATA)
-        if sep and head.startswith(b"event: ") and b"\n" not in head and b"\n" not in data:
+        if sep and head.startswith(b"event: ") and _LF not in head and _LF not in data:
             # One event line and one data line, what the API always sends: its JSON as is.
             try:
                 parsed = _json.loads(data)
@@ -424,6 +462,8 @@ class ChatStream:
                 number = str(index).encode()
                 self._text_lead = _RAW_HEAD + number + _RAW_MID
                 self._text_stop = _RAW_STOP + number + b"}"
+                #: What lies between two of its deltas' literals in a run.
+                self._run_between = _RAW_TAIL + b"\n\n" + self._text_lead
                 self._text_index = index
             if text_field(block, "text"):
                 out.append(self._content(block["text"]))
