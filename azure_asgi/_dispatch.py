@@ -70,7 +70,8 @@ def content_kind(headers: Sequence[tuple[bytes, bytes]]) -> Kind:
             break
     if content_type.startswith(b"text/event-stream"):
         return "sse"
-    if b"json" in content_type:
+    # (find, not `in`: a bytes `in` first tries the needle as an int, and pays for the error.)
+    if content_type.find(b"json") >= 0:
         return "json"
     return "bytes"
 

@@ -506,3 +506,34 @@ def test_raw_message_delta_with_usage_that_is_not_json_still_ends_the_answer() -
     assert out.endswith(b"data: [DONE]\n\n")
     # The cut usage is not JSON: only message_start's is known.
     assert stream.usage == events[0]["message"]["usage"]
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [
+        {"stop_reason": "end_turn", "stop_sequence": None},
+        {"stop_reason": "stop_sequence", "stop_sequence": "END"},
+        {"stop_reason": "max_tokens", "stop_sequence": None, "extra": 1},
+        {"stop_reason": "tool_use", "stop_sequence": None},
+        {"stop_reason": 'end_"turn', "stop_sequence": None},
+        {"stop_reason": None, "stop_sequence": None},
+    ],
+)
+@pytest.mark.parametrize(
+    "usage",
+    [{"output_tokens": 26}, {"output_tokens": 3, "note": 'a}\\n"b'}, None],
+)
+def test_raw_message_delta_in_any_shape_reads_as_the_decoded_path(
+    delta: dict[str, Any], usage: dict[str, Any] | None
+) -> None:
+    """The stop reason and usage are cut from message_delta's bytes only in the API's own
+    form; every other shape gives what the decoded path gives."""
+    events = stream_of([whole_text()])
+    ended = {"type": "message_delta", "delta": delta}
+    if usage is not None:
+        ended["usage"] = usage
+    events[-2] = ended
+    decoded_stream, decoded = run(events, compact=True, include_usage=True)
+    stream = ChatStream(model="claude-sonnet", created=1700, include_usage=True)
+    assert _feed_raw_in([_raw(e) for e in events], [], stream) == b"".join(decoded)
+    assert stream.usage == decoded_stream.usage
