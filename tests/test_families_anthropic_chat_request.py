@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from azure_asgi._errors import GatewayError
+from azure_asgi.families.anthropic._chat_request import _plain_chat, general_chat_to_messages
 from azure_asgi.families.anthropic._common import JSON_TOOL, THINKING_BUDGETS
 
 from .anthropic_chat_support import (
@@ -296,3 +299,109 @@ def test_json_tool_with_thinking_and_tool_choice_none_lets_the_model_answer() ->
     )
     assert "tool_choice" not in body  # auto: the JSON tool can be called
     assert [t["name"] for t in body["tools"]] == ["get_weather", JSON_TOOL]
+
+
+# --- the usual request's one pass --------------------------------------------------------------
+
+_odd_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 5000),
+    st.floats(0, 2, allow_nan=False),
+    st.text(max_size=4),
+    st.just([]),
+    st.just({}),
+)
+_text_message = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["system", "developer", "user", "assistant"]),
+        "content": st.text(min_size=1, max_size=6),
+    }
+)
+_odd_message = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "role": st.sampled_from(["user", "tool", 3]),
+            "content": st.one_of(st.just(""), st.none(), st.just([])),
+        }
+    ),
+    st.fixed_dictionaries({"role": st.just("user"), "content": st.just("x"), "name": st.just("n")}),
+    st.just("not a message"),
+)
+#: Mostly what the one pass takes (text turns ending with the user's), sometimes not.
+_plain_messages = st.tuples(
+    st.one_of(
+        st.lists(_text_message, max_size=5),
+        st.lists(st.one_of(_text_message, _odd_message), max_size=5),
+    ),
+    st.booleans(),
+).map(lambda drawn: [*drawn[0], {"role": "user", "content": "end"}] if drawn[1] else drawn[0])
+
+
+def _fields(odd: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """The usual request's other fields: values of the right type, or (``odd``) any value,
+    and fields the one pass leaves to the general path."""
+
+    def value(right: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.one_of(right, _odd_values) if odd else right
+
+    number = st.one_of(st.floats(0, 2, allow_nan=False), st.integers(0, 2))
+    optional = {
+        "stream": value(st.booleans()),
+        "stream_options": st.just({"include_usage": True}),
+        "max_tokens": value(st.integers(1, 5000)),
+        "max_completion_tokens": value(st.integers(1, 5000)),
+        "temperature": value(number),
+        "top_p": value(number),
+        "user": value(st.text(max_size=4)) if odd else st.one_of(st.text(max_size=4), st.just(5)),
+    }
+    if odd:
+        optional |= {"seed": st.integers(0, 9), "tools": st.just([])}
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+_plain_fields = st.one_of(_fields(odd=False), _fields(odd=True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_plain_messages, _plain_fields)
+def test_the_usual_request_translates_as_the_general_path(
+    messages: list[Any], fields: dict[str, Any]
+) -> None:
+    """Wherever the one-pass translation answers, its body is the general path's, byte for
+    byte; where the general path refuses, it does not answer."""
+    body = {"model": "claude", "messages": messages, **fields}
+    plain = _plain_chat(body, "my-claude", DEFAULT_MAX)
+    try:
+        general = general_chat_to_messages(body, "my-claude", max_tokens=DEFAULT_MAX)
+    except GatewayError:
+        assert plain is None
+        return
+    if plain is not None:
+        assert json.dumps(plain) == json.dumps(general)
+
+
+def test_the_usual_request_takes_the_one_pass() -> None:
+    body = chat(
+        {"role": "system", "content": "Be brief."},
+        user("hi"),
+        user("there"),
+        max_tokens=256,
+        temperature=0.2,
+        stream=True,
+    )
+    plain = _plain_chat(body, "my-claude", DEFAULT_MAX)
+    assert plain == {
+        "model": "my-claude",
+        "max_tokens": 256,
+        "system": [{"type": "text", "text": "Be brief."}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "there"}],
+            }
+        ],
+        "temperature": 0.2,
+        "stream": True,
+    }
+    assert plain == general_chat_to_messages(body, "my-claude", max_tokens=DEFAULT_MAX)

@@ -241,6 +241,87 @@ def _output_config(body: Mapping[str, Any], thinking: dict[str, Any] | None) -> 
     return config
 
 
+#: The fields of the usual request: text messages, a limit, a temperature.
+_PLAIN_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "user",
+    }
+)
+_PLAIN_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+_NUMBERS = (int, float)
+
+
+def _plain_chat(body: Mapping[str, Any], deployment: str, max_tokens: int) -> dict[str, Any] | None:
+    """:func:`chat_to_messages` for the usual request, in one pass: only the fields of
+    :data:`_PLAIN_FIELDS`, each of the right type, and messages that are a role and a
+    non-empty string, ending with the user's. None for anything else, which the general path
+    then translates or refuses; where this answers, the answer is the general path's (tested).
+    """
+    if not _PLAIN_FIELDS.issuperset(body):
+        return None
+    messages = body.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    last = None
+    for message in messages:
+        if type(message) is not dict or len(message) != 2:
+            return None
+        role = message.get("role")
+        content = message.get("content")
+        if type(role) is not str or type(content) is not str or not content:
+            return None
+        kind = _PLAIN_ROLES.get(role)
+        block = {"type": "text", "text": content}
+        if kind == "system":
+            system.append(block)
+        elif kind is None:
+            return None
+        elif kind == last:
+            turns[-1]["content"].append(block)  # adjacent same-role turns merged
+        else:
+            turns.append({"role": kind, "content": [block]})
+            last = kind
+    if last != "user" or turns[0]["role"] != "user":
+        return None  # an opening greeting or a prefill: the general path's rules
+    limit = None
+    for field in ("max_completion_tokens", "max_tokens"):
+        value = body.get(field)
+        if value is not None:
+            if type(value) is not int or value < 1:
+                return None
+            limit = limit or value
+    temperature = body.get("temperature")
+    top_p = body.get("top_p")
+    if (temperature is not None and type(temperature) not in _NUMBERS) or (
+        top_p is not None and type(top_p) not in _NUMBERS
+    ):
+        return None
+    out: dict[str, Any] = {"model": deployment, "max_tokens": limit or max_tokens}
+    if system:
+        out["system"] = system
+    out["messages"] = turns
+    if temperature is not None:
+        out["temperature"] = temperature
+    elif top_p is not None:
+        out["top_p"] = top_p
+    user = body.get("user")
+    if isinstance(user, str) and user:
+        out["metadata"] = {"user_id": user}
+    if body.get("stream"):
+        out["stream"] = True
+    return out
+
+
 def chat_to_messages(
     body: Mapping[str, Any], deployment: str, *, max_tokens: int
 ) -> dict[str, Any]:
@@ -253,6 +334,16 @@ def chat_to_messages(
     ``messages[2].tool_calls[0].function.arguments``) for malformed input. No OpenAI-only
     field reaches the result: the Messages API refuses unknown fields.
     """
+    plain = _plain_chat(body, deployment, max_tokens)
+    if plain is not None:
+        return plain
+    return general_chat_to_messages(body, deployment, max_tokens=max_tokens)
+
+
+def general_chat_to_messages(
+    body: Mapping[str, Any], deployment: str, *, max_tokens: int
+) -> dict[str, Any]:
+    """:func:`chat_to_messages` for any request, the usual one too (tests compare the two)."""
     _refuse_untranslatable(body)
     turns = chat_turns(body.get("messages"))
     out: dict[str, Any] = {"model": deployment}
