@@ -55,7 +55,11 @@ HttpClient: TypeAlias = "aiohttp.ClientSession | httpx.AsyncClient | None"
 
 @dataclass(slots=True)
 class UpstreamRequest:
-    """One request to send upstream, built whole by a family adapter for one target."""
+    """One request to send upstream, built whole by a family adapter for one target.
+
+    ``headers`` are all that is sent besides what HTTP itself needs (host, length) and the
+    client's accept defaults; they name the ``user-agent``, or the client would add its own.
+    """
 
     method: str
     url: str
@@ -194,8 +198,10 @@ class AiohttpTransport:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
                 auto_decompress=True,
-                # The gateway sets the headers it means to send; no defaults added behind its back.
-                skip_auto_headers=("User-Agent",),
+                # No skip_auto_headers: every request the gateway builds names its own
+                # user-agent, which aiohttp then leaves alone, and a session-wide skip list
+                # costs each request a header dictionary built, sorted and merged (~10k
+                # instructions, docs/performance.md).
                 # Every caller shares this session: a cookie an upstream set for one must never
                 # travel on another's request.
                 cookie_jar=aiohttp.DummyCookieJar(),

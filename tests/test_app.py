@@ -83,6 +83,9 @@ async def test_caller_credentials_never_reach_the_upstream(
     assert "x-gateway-key" not in headers
     assert CLIENT_KEY not in json.dumps(headers)
     assert headers["x-ms-client-request-id"] == "trace-1"  # tracing ids do pass
+    # The caller's user-agent stays behind too: the upstream sees the gateway's, not the
+    # upstream client's default (the aiohttp session keeps no skip list).
+    assert headers["user-agent"] == "azure-asgi"
 
 
 @pytest.mark.parametrize("model", ["azure/gpt-4o", "gpt-4o", "my-gpt4o", "azure/my-gpt4o"])

@@ -107,6 +107,7 @@ async def test_foundry_client_create_reaches_the_deployment_with_the_body_untouc
         "top_k": 3,
     }
     assert sent.headers["x-api-key"] == EMULATOR_KEY
+    assert sent.headers["user-agent"] == "azure-asgi"  # the SDK's stays behind
     # The SDK's own version passes on (raw callers that name none get 2023-06-01).
     assert sent.headers["anthropic-version"] == client.default_headers["anthropic-version"]
     # The caller's own key never travels upstream.

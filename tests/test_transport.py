@@ -272,6 +272,29 @@ async def test_the_owned_session_never_sends_an_upstream_cookie_back() -> None:
     assert all(b"\r\ncookie:" not in head for head in heads)
 
 
+async def test_the_owned_session_sends_the_requests_user_agent_and_no_other() -> None:
+    # The session has no skip list (each request would pay for merging it): the request's own
+    # user-agent is what keeps aiohttp's "Python/x aiohttp/y" off the wire.
+    heads: list[bytes] = []
+    server = await _cookie_setting_upstream(heads)
+    port = server.sockets[0].getsockname()[1]
+    transport = make_transport(None)
+    try:
+        sent = request(f"http://127.0.0.1:{port}/chat")
+        sent.headers.append(("user-agent", "azure-asgi"))
+        resp = await transport.send(sent)
+        await resp.read()
+        await resp.aclose()
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
+    (head,) = heads
+    assert head.count(b"\r\nuser-agent:") == 1
+    assert b"\r\nuser-agent: azure-asgi\r\n" in head
+    assert b"aiohttp" not in head
+
+
 async def test_an_injected_httpx_client_never_sends_an_upstream_cookie_back() -> None:
     seen: list[httpx.Request] = []
 
