@@ -255,7 +255,11 @@ class AzureGateway:
         await self._handlers[op.handler](ex, receive, send)
 
     async def _authenticate(self, ex: Exchange, segments: tuple[str, ...]) -> None:
-        principal = await self._callers.authenticate(ex.scope, ex.headers, segments, ex.route)
+        callers = self._callers
+        if callers.hooked:
+            principal = await callers.authenticate(ex.scope, ex.headers, segments, ex.route)
+        else:
+            principal = callers.by_key(ex.headers, segments)
         ex.principal = principal
         # For the host: who called, once the gateway has decided.
         ex.scope["azure_asgi.principal"] = principal

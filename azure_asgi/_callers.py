@@ -96,6 +96,8 @@ class Callers:
             self._authorize = (
                 authorize if is_async else sync_to_async(authorize, thread_sensitive=True)
             )
+        #: Whether an ``authorize`` hook decides (awaited); else :meth:`by_key` does.
+        self.hooked = self._authorize is not None
         self._anonymous = clients.anonymous
         self._keys = tuple(k.get_secret_value().encode() for k in clients.api_keys)
 
@@ -117,6 +119,11 @@ class Callers:
         """The caller's :class:`Principal`, or a 401/403 :class:`GatewayError`."""
         if self._authorize is not None:
             return await self._call_hook(_hook_scope(scope, segments, route))
+        return self.by_key(headers, segments)
+
+    def by_key(self, headers: Mapping[bytes, bytes], segments: tuple[str, ...]) -> Principal:
+        """Without a hook: the client key presented, or anonymous access, decides; no await
+        (the usual case needs no coroutine of its own)."""
         if self._keys:
             anthropic = segments[:1] == ("anthropic",)
             for value in presented_keys(headers, anthropic=anthropic):

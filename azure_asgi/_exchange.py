@@ -106,15 +106,20 @@ class Exchange:
     @property
     def request_id(self) -> str:
         """The caller's ``x-request-id`` / ``x-ms-client-request-id``, else a new random id."""
-        if self._request_id is None:
-            given = self.headers.get(b"x-request-id") or self.headers.get(b"x-ms-client-request-id")
-            text = given.decode("latin-1") if given and len(given) <= 128 else ""
-            # Only a plain token is taken: it is echoed in headers, bodies and log lines.
-            self._request_id = text if text.isascii() and text.isprintable() else ""
-            if not self._request_id.strip():
+        request_id = self._request_id
+        if request_id is None:
+            headers = self.headers
+            given = headers.get(b"x-request-id") or headers.get(b"x-ms-client-request-id")
+            if given and len(given) <= 128:
+                text = given.decode("latin-1")
+                # Only a plain token is taken: it is echoed in headers, bodies and log lines.
+                if text.isascii() and text.isprintable() and not text.isspace():
+                    request_id = text
+            if request_id is None:
                 # Unique, not secret: 64 random bits without a system call for each.
-                self._request_id = f"{random.getrandbits(64):016x}"
-        return self._request_id
+                request_id = f"{random.getrandbits(64):016x}"
+            self._request_id = request_id
+        return request_id
 
     def latency_ms(self) -> int:
         return round((time.perf_counter() - self.started) * 1000)

@@ -13,7 +13,7 @@ from asgiref.testing import ApplicationCommunicator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from azure_asgi import AzureGateway
+from azure_asgi import AzureGateway, _relay
 from azure_asgi._relay import _ends_with_terminal, pass_headers
 
 from .conftest import (
@@ -42,14 +42,30 @@ def test_pass_headers_keeps_only_what_clients_act_on() -> None:
         (b"content-length", b"10"),
         (b"server", b"azure"),
     ]
-    names = [k for k, _ in pass_headers(headers)]
-    assert names == [
+    expected = [
         b"retry-after",
         b"retry-after-ms",
         b"x-ratelimit-remaining-requests",
         b"apim-request-id",
         b"x-ms-region",
     ]
+    # Twice: the second time from the verdicts kept for each name.
+    for _ in range(2):
+        assert [k for k, _ in pass_headers(headers)] == expected
+
+
+def test_pass_headers_keeps_deciding_once_its_memory_of_names_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An upstream that invents names cannot grow the gateway's memory: past the bound, names
+    # are decided each time, the same way.
+    monkeypatch.setattr(_relay, "_VERDICTS", {})
+    monkeypatch.setattr(_relay, "_VERDICTS_MAX", 2)
+    headers = [(f"x-made-up-{i}".encode(), b"1") for i in range(5)]
+    headers += [(b"x-ratelimit-limit-tokens", b"9"), (b"x-ms-region", b"West")]
+    for _ in range(2):
+        assert pass_headers(headers) == headers[-2:]
+    assert len(_relay._VERDICTS) == 2
 
 
 # -- failure modes, end to end ------------------------------------------------------------
