@@ -145,7 +145,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return _fail(missing)
     import uvicorn
 
-    options = _uvicorn_bounds(args)
+    options = _uvicorn_options(args)
     if args.workers > 1:
         os.environ[_CONFIG_ENV] = os.path.abspath(args.config)
         uvicorn.run(
@@ -174,8 +174,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _uvicorn_bounds(args: argparse.Namespace) -> dict[str, Any]:
-    """What bounds a request head and the work in flight, per HTTP implementation.
+def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's settings for ``serve``: no ``server`` header (what software answers is
+    nobody's business, and every answer saves a header line), and what bounds a request head
+    and the work in flight, per HTTP implementation:
 
     - h11: ``h11_max_incomplete_event_size`` (h11's default 16 KiB) is the most a head may
       buffer while incomplete; past it h11 raises and uvicorn answers 400 and closes.
@@ -192,6 +194,7 @@ def _uvicorn_bounds(args: argparse.Namespace) -> dict[str, Any]:
     """
     http = "azure_asgi._heads:HeadBoundedHttpToolsProtocol" if _installed("httptools") else "h11"
     return {
+        "server_header": False,
         "http": http,
         "h11_max_incomplete_event_size": args.max_header_bytes or _DEFAULT_MAX_HEAD_BYTES,
         "limit_concurrency": args.limit_concurrency,

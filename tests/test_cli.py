@@ -282,6 +282,9 @@ def test_serve_in_front_of_the_emulator_command(tmp_path: Path) -> None:
     assert resp.status_code == 200, resp.text
     assert resp.json()["choices"][0]["message"]["content"] == "standalone"
     assert resp.json()["extra_fields"]["resource"] == "local"
+    # No header names the software that answered; HTTP's own date stays.
+    assert "server" not in resp.headers
+    assert "date" in resp.headers
 
 
 def test_create_app_factory_reads_the_config_path(
