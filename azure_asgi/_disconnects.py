@@ -33,17 +33,10 @@ class Disconnects:
         None)."""
         return CallerWatch(self, receive, task)
 
-    def _add(self, watch: CallerWatch, task: asyncio.Task[Any]) -> None:
-        # The task's own loop: no running-loop lookup (a getpid system call) per request.
-        loop = task.get_loop()
-        self._waiting[watch] = loop.time() + WATCH_AFTER_S
-        if self._ticker is None or self._loop is not loop:
-            # (Re)started per event loop: a gateway may outlive the loop it first ran in.
-            self._loop = loop
-            self._ticker = loop.create_task(self._tick(loop))
-
-    def _discard(self, watch: CallerWatch) -> None:
-        self._waiting.pop(watch, None)
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        # (Re)started per event loop: a gateway may outlive the loop it first ran in.
+        self._loop = loop
+        self._ticker = loop.create_task(self._tick(loop))
 
     async def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting = self._waiting
@@ -89,7 +82,12 @@ class CallerWatch:
         task = self._request_task or asyncio.current_task()
         assert task is not None, "a caller watch guards a block run by a task"
         self._task = task
-        self._owner._add(self, task)
+        # (Joining the owner's ticker here, not in a method of it: one call less a request.)
+        owner = self._owner
+        loop = task.get_loop()  # no running-loop look-up (a getpid system call)
+        owner._waiting[self] = loop.time() + WATCH_AFTER_S
+        if owner._ticker is None or owner._loop is not loop:
+            owner._start(loop)
         return self
 
     def start(self) -> None:
@@ -104,7 +102,7 @@ class CallerWatch:
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
         task, self._task = self._task, None
-        self._owner._discard(self)
+        self._owner._waiting.pop(self, None)
         if self._watch is not None:
             self._watch.cancel()
         if self.gone and task is not None and task.uncancel() == 0:

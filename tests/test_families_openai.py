@@ -68,6 +68,51 @@ def test_encode_fields_keeps_string_fronts_within_a_bound(monkeypatch: pytest.Mo
     }
 
 
+def _usual(model: object, latency: object = 41) -> dict[str, object]:
+    return {
+        "provider": "azure",
+        "request_type": "chat_completion",
+        "model_requested": model,
+        "model_deployment": "dep",
+        "resource": "eastus",
+        "latency_ms": latency,
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        _usual("gpt-4o"),
+        _usual('quo"te\\é\n\ud800'),  # escapes, a lone surrogate as its \\u escape
+        _usual(["a", "list"]),  # cannot be a key
+        _usual(None),
+        _usual("gpt-4o", True),  # a bool latency is not the usual int
+        _usual("gpt-4o", 2**70),
+    ],
+    ids=["plain", "escapes", "list", "null", "bool-latency", "huge-latency"],
+)
+def test_the_usual_fields_encode_as_any_other_shape(fields: dict[str, object]) -> None:
+    # The usual answer's fields take a path of their own: the same bytes as the general one
+    # (the same fields in another order go the general way), first and second time.
+    general = dict(reversed(list(fields.items())))
+    for _ in range(2):
+        encoded = encode_fields(fields)
+        assert json.loads(encoded.decode("utf-8", "surrogatepass")) == json.loads(
+            encode_fields(general).decode("utf-8", "surrogatepass")
+        )
+        assert list(json.loads(encoded.decode("utf-8", "surrogatepass"))) == list(fields)
+
+
+def test_the_usual_fronts_are_kept_within_the_same_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azure_asgi.families.openai as openai_family
+
+    monkeypatch.setattr(openai_family, "_USUAL_FRONTS", {})
+    monkeypatch.setattr(openai_family, "_FRONTS_MAX", 2)
+    for model in ("a", "b", "c", "a", None):
+        assert json.loads(encode_fields(_usual(model))) == _usual(model)
+    assert [key[2] for key in openai_family._USUAL_FRONTS] == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     "fields",
     [
