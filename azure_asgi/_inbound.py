@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 from . import _json
 from ._body import read_body
 from ._errors import GatewayError
-from ._ids import untag, untag_fields
+from ._ids import REQUEST_ID_FIELDS, untag, untag_fields
 from ._multipart import Upload, spool_upload
 from ._routing import RouteMatch
 from ._types import Receive
@@ -23,6 +23,8 @@ __all__ = ["Inbound", "read_inbound"]
 
 # Fields the gateway consumes itself and never forwards (docs/routes.md).
 _CONSUMED = frozenset({"fallbacks", "endpoint"})
+#: The fields a body is looked at again for: those, and the ids that name a resource.
+_NOTICED = _CONSUMED | frozenset(REQUEST_ID_FIELDS)
 
 
 @dataclass(slots=True)
@@ -93,7 +95,8 @@ async def read_inbound(
     call = Inbound(route)
     if route.deployment is not None:
         call.model = route.deployment
-    _read_query(call, query_string, resources)
+    if query_string:
+        _read_query(call, query_string, resources)
     object_id = route.params.get("id")
     if object_id is not None:
         call.object_id, resource = untag(object_id, resources)
@@ -181,6 +184,8 @@ def _parse_json(call: Inbound, raw: bytes, resources: Collection[str]) -> None:
             article = "a non-empty array" if kind is list else "of the right type"
             raise _bad(f"'{name}' must be {article}.", name)
 
+    if _NOTICED.isdisjoint(data):
+        return  # the usual body: no object id, no field of the gateway's own
     named = untag_fields(data, resources)
     if named:
         call.pinned |= named

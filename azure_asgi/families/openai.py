@@ -90,6 +90,13 @@ def _join(first: str, rest: str) -> str:
     return f"{first}&{rest}" if rest else first
 
 
+@functools.lru_cache(maxsize=1024)
+def _deployment_url(base: str, deployment: str, deployment_op: str, version: str) -> str:
+    """``{base}/openai/deployments/{d}/{op}?api-version=V``: a service calls few of them."""
+    dep, version = _quoted(deployment), _quoted(version)
+    return f"{base}/openai/deployments/{dep}/{deployment_op}?api-version={version}"
+
+
 class OpenAIAdapter:
     """Azure OpenAI (deployments or v1 style) and ``kind: openai`` upstreams."""
 
@@ -116,10 +123,9 @@ class OpenAIAdapter:
             url = f"{resource.base}/{path}"
         elif resource.api_style == "deployments" and op.upstream == "deployment":
             version = self._versions.dated(call, op)
-            dep = _quoted(target.deployment)
-            url = f"{resource.base}/openai/deployments/{dep}/{op.deployment_op}"
-            query = _join(f"api-version={_quoted(version)}", query)
-            model_in_body = False
+            assert op.deployment_op is not None
+            url = _deployment_url(resource.base, target.deployment, op.deployment_op, version)
+            return (f"{url}&{query}" if query else url), False
         elif resource.api_style == "deployments" and op.upstream == "batches":
             version = self._versions.dated(call, op)
             url = f"{resource.base}/openai/{path}"
