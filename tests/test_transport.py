@@ -250,17 +250,17 @@ async def _cookie_setting_upstream(heads: list[bytes]) -> asyncio.Server:
     return await asyncio.start_server(answer, "127.0.0.1", 0)
 
 
-async def test_the_owned_session_never_sends_an_upstream_cookie_back() -> None:
-    # One shared session serves every caller: a cookie one answer set, sent on the next
-    # request, would carry one caller's upstream session into another's. (A host name, not an
-    # IP: aiohttp's default jar ignores cookies from IP addresses.)
+async def _heads_through_owned_session(host: str, *requests: UpstreamRequest) -> list[bytes]:
+    """The request heads the recording upstream got for ``requests`` sent over the owned
+    aiohttp session (each URL a path on that upstream, ``host`` its name)."""
     heads: list[bytes] = []
     server = await _cookie_setting_upstream(heads)
     port = server.sockets[0].getsockname()[1]
     transport = make_transport(None)
     try:
-        for _ in range(2):
-            resp = await transport.send(request(f"http://localhost:{port}/chat"))
+        for sent in requests:
+            sent.url = f"http://{host}:{port}{sent.url}"
+            resp = await transport.send(sent)
             assert resp.status == 200
             await resp.read()
             await resp.aclose()
@@ -268,6 +268,14 @@ async def test_the_owned_session_never_sends_an_upstream_cookie_back() -> None:
         await transport.aclose()
         server.close()
         await server.wait_closed()
+    return heads
+
+
+async def test_the_owned_session_never_sends_an_upstream_cookie_back() -> None:
+    # One shared session serves every caller: a cookie one answer set, sent on the next
+    # request, would carry one caller's upstream session into another's. (A host name, not an
+    # IP: aiohttp's default jar ignores cookies from IP addresses.)
+    heads = await _heads_through_owned_session("localhost", request("/chat"), request("/chat"))
     assert len(heads) == 2
     assert all(b"\r\ncookie:" not in head for head in heads)
 
@@ -275,21 +283,9 @@ async def test_the_owned_session_never_sends_an_upstream_cookie_back() -> None:
 async def test_the_owned_session_sends_the_requests_user_agent_and_no_other() -> None:
     # The session has no skip list (each request would pay for merging it): the request's own
     # user-agent is what keeps aiohttp's "Python/x aiohttp/y" off the wire.
-    heads: list[bytes] = []
-    server = await _cookie_setting_upstream(heads)
-    port = server.sockets[0].getsockname()[1]
-    transport = make_transport(None)
-    try:
-        sent = request(f"http://127.0.0.1:{port}/chat")
-        sent.headers.append(("user-agent", "azure-asgi"))
-        resp = await transport.send(sent)
-        await resp.read()
-        await resp.aclose()
-    finally:
-        await transport.aclose()
-        server.close()
-        await server.wait_closed()
-    (head,) = heads
+    sent = request("/chat")
+    sent.headers.append(("user-agent", "azure-asgi"))
+    (head,) = await _heads_through_owned_session("127.0.0.1", sent)
     assert head.count(b"\r\nuser-agent:") == 1
     assert b"\r\nuser-agent: azure-asgi\r\n" in head
     assert b"aiohttp" not in head

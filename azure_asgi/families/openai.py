@@ -266,7 +266,7 @@ def encode_fields(fields: dict[str, Any]) -> bytes:
             return b"%s%d}" % (usual, latency)
     items = tuple(fields.items())
     if items and items[-1][0] == "latency_ms" and type(items[-1][1]) is int:
-        # The usual: string fields, then the latency.
+        # Any other fields ending with the latency: their front kept by its items.
         front_items = items[:-1]
         try:
             front = _FRONTS.get(front_items)
