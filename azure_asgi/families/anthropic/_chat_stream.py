@@ -159,6 +159,12 @@ class _Block:
         self.signature = ""
 
 
+#: Text blocks and untranslated ones keep no state: all of them share one (made once, not per
+#: block).
+_TEXT_BLOCK = _Block("text")
+_OTHER_BLOCK = _Block("other")
+
+
 class ChatStream:
     """Messages SSE -> ``chat.completion.chunk`` SSE, one upstream event at a time (a
     :class:`~azure_asgi.families.StreamTranslator`).
@@ -170,7 +176,7 @@ class ChatStream:
     ``[DONE]`` follows ``message_stop`` only.
     """
 
-    def __init__(self, *, model: str, created: int, include_usage: bool) -> None:
+    def __init__(self, model: str, created: int, include_usage: bool) -> None:
         #: True once ``message_stop`` was seen (then :meth:`end` sends ``[DONE]``).
         self.complete = False
         #: The upstream's in-stream ``error`` as ``(status, contract error object)``.
@@ -287,7 +293,7 @@ class ChatStream:
         at, count = 0, len(blocks)
         while at < count:
             block = blocks[at]
-            if block[:size] == lead and block[-3:] == _RAW_TAIL:
+            if block[-3:] == _RAW_TAIL and block[:size] == lead:
                 at, literals = self._text_run(blocks, at)
                 out += self._text_deltas(literals)
                 continue
@@ -369,7 +375,7 @@ class ChatStream:
         if block == self._text_stop:
             return self._block_stop_at(self._text_index)
         if block == _RAW_MESSAGE_STOP:
-            return self._on({"type": "message_stop"})
+            return self._message_stop()
         if name == b"event: content_block_start":
             if block == _RAW_TEXT_START_0:
                 index = 0
@@ -381,10 +387,9 @@ class ChatStream:
                 self._open_text(index)
                 return out
         elif name == b"event: message_start":
-            if block[: len(_RAW_MESSAGE_START)] == _RAW_MESSAGE_START:
-                started = self._raw_message_start(block)
-                if started is not None:
-                    return started
+            started = self._raw_message_start(block)
+            if started is not None:
+                return started
         elif name == b"event: message_delta":
             ended = _RAW_MESSAGE_DELTA.fullmatch(block)
             if ended is not None:
@@ -411,7 +416,9 @@ class ChatStream:
         it is the message's last field (a comma before it: no string holds an unescaped
         ``,"usage":{``), kept undecoded. None when the event is not in that form."""
         head = len(_RAW_MESSAGE_START)
-        id_end = block.find(b'"', head)
+        if block[:head] != _RAW_MESSAGE_START:
+            return None
+        id_end = block.find(_QUOTE, head)
         usage_at = block.rfind(_RAW_USAGE)
         if id_end < 0 or usage_at < id_end or block[-2:] != b"}}":
             return None
@@ -437,24 +444,27 @@ class ChatStream:
         if kind == "message_delta":
             return self._message_delta(data)
         if kind == "message_stop":
-            self.complete = True
-            if not self._include_usage:
-                return []
-            chunk = {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [],
-                "usage": chat_usage(self.usage),
-            }
-            return [encode_event(_json.dumps(chunk))]
+            return self._message_stop()
         if kind == "error":
             error = data.get("error")
             kind_of = error.get("type") if isinstance(error, dict) else None
             status = error_status(kind_of if isinstance(kind_of, str) else "")
             self.failure = (status, error_object(error, status))
         return []  # ping, and event types newer than this translator
+
+    def _message_stop(self) -> list[bytes]:
+        self.complete = True
+        if not self._include_usage:
+            return []
+        chunk = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": [],
+            "usage": chat_usage(self.usage),
+        }
+        return [encode_event(_json.dumps(chunk))]
 
     def _message_start(self, message: dict[str, Any]) -> list[bytes]:
         if isinstance(message.get("id"), str):
@@ -518,11 +528,11 @@ class ChatStream:
             self._tools += 1
             out.append(self._delta(_json.dumps({"tool_calls": [call]})))
         else:
-            self._blocks[index] = _Block("other")  # server tools and the like: not translated
+            self._blocks[index] = _OTHER_BLOCK  # server tools and the like: not translated
         return out
 
     def _open_text(self, index: int) -> None:
-        self._blocks[index] = _Block("text")
+        self._blocks[index] = _TEXT_BLOCK
         if index >= 0:
             self._text_lead, self._text_stop, self._run_between = _text_bytes(index)
             self._text_index = index
@@ -607,3 +617,4 @@ class ChatStream:
         """``[DONE]`` when ``message_stop`` was seen; nothing otherwise (the relay then ends the
         caller's stream with an error event)."""
         return [_DONE] if self.complete else []
+

@@ -145,7 +145,7 @@ class AnthropicAdapter:
             return ResponsesStream(model=model, created=created, request=data)
         options = data.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        return ChatStream(model=model, created=created, include_usage=include_usage)
+        return ChatStream(model, created, include_usage)
 
     def terminals(self, ex: Exchange) -> tuple[bytes, ...]:
         return _STOP
