@@ -345,7 +345,7 @@ class ChatStream:
             block = blocks[at]
             if block[:size] != lead or block[-3:] != _RAW_TAIL:
                 break
-            literals.append(block[size:-3])
+            literals.append(self._text_cut(block))
             at += 1
         out += self._text_deltas(literals)
         return at
