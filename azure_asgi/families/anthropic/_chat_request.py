@@ -273,33 +273,35 @@ def _plain_chat(body: Mapping[str, Any], deployment: str, max_tokens: int) -> di
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     last = None
-    for message in messages:
-        if type(message) is not dict or len(message) != 2:
-            return None
-        role = message.get("role")
-        content = message.get("content")
-        if type(role) is not str or type(content) is not str or not content:
-            return None
-        kind = _PLAIN_ROLES.get(role)
-        block = {"type": "text", "text": content}
-        if kind == "system":
-            system.append(block)
-        elif kind is None:
-            return None
-        elif kind == last:
-            turns[-1]["content"].append(block)  # adjacent same-role turns merged
-        else:
-            turns.append({"role": kind, "content": [block]})
-            last = kind
+    try:
+        for message in messages:
+            if type(message) is not dict or len(message) != 2:
+                return None
+            content = message["content"]
+            kind = _PLAIN_ROLES[message["role"]]  # KeyError, or TypeError for a list or dict
+            if type(content) is not str or not content:
+                return None
+            block = {"type": "text", "text": content}
+            if kind == last:  # never "system": adjacent same-role turns merged
+                turns[-1]["content"].append(block)
+            elif kind == "system":
+                system.append(block)
+            else:
+                turns.append({"role": kind, "content": [block]})
+                last = kind
+    except (KeyError, TypeError):
+        return None  # not a role and a content, or not a role translated here
     if last != "user" or turns[0]["role"] != "user":
         return None  # an opening greeting or a prefill: the general path's rules
-    limit = None
-    for field in ("max_completion_tokens", "max_tokens"):
-        value = body.get(field)
-        if value is not None:
-            if type(value) is not int or value < 1:
-                return None
-            limit = limit or value
+    # Both limits are checked; max_completion_tokens wins.
+    limit = body.get("max_completion_tokens")
+    other = body.get("max_tokens")
+    if limit is None:
+        limit = other
+    elif other is not None and (type(other) is not int or other < 1):
+        return None
+    if limit is not None and (type(limit) is not int or limit < 1):
+        return None
     temperature = body.get("temperature")
     top_p = body.get("top_p")
     if (temperature is not None and type(temperature) not in _NUMBERS) or (

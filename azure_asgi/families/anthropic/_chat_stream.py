@@ -43,10 +43,11 @@ _RAW_TEXT_START_0 = (
     b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
     b'"content_block":{"type":"text","text":""}}'
 )
-#: message_start with a plain id and ``usage`` as its last field: only those two are read.
-_RAW_MESSAGE_START = b'event: message_start\ndata: {"type":"message_start","message":{"id":"'
-_RAW_USAGE = b',"usage":{'
-_PLAIN_ID = re.compile(rb"[\w-]{1,128}")
+#: message_start with a plain id: only the id is read (its group keeps the quotes: a plain
+#: id's JSON as it is); its ``usage`` is read from the whole event if someone asks.
+_RAW_MESSAGE_START = re.compile(
+    rb'event: message_start\ndata: \{"type":"message_start","message":\{"id":("[\w-]{1,128}")'
+)
 #: message_delta as the API sends it at the end: the stop reason and the usage, read alone.
 #: (One match costs half of what cutting it apart with bytes methods did.)
 _RAW_MESSAGE_DELTA = re.compile(
@@ -142,19 +143,24 @@ def _head_tail(created: int, model: str) -> bytes:
     return tail
 
 
-def _raw_usage_of(usage: bytes, event: bytes, *, replaces: bool) -> dict[str, Any] | None:
-    """A usage object cut from a raw event, decoded; when the cut is not one JSON object (usage
-    was not the event's last field), read from the whole event as the decoded path reads it."""
-    try:
-        parsed = _json.loads(usage)
-    except ValueError:
+def _raw_usage_of(usage: bytes | None, event: bytes, *, replaces: bool) -> dict[str, Any] | None:
+    """A usage object cut from a raw event, decoded; with no cut, or a cut that is not one JSON
+    object (usage was not the event's last field), read from the whole event as the decoded
+    path reads it."""
+    if usage is not None:
         try:
-            data = _json.loads(event.partition(_RAW_DATA)[2])
+            parsed = _json.loads(usage)
         except ValueError:
-            return None
-        holder = _obj(_obj(data).get("message")) if replaces else _obj(data)
-        parsed = holder.get("usage")
-    return parsed if isinstance(parsed, dict) else None
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    try:
+        data = _json.loads(event.partition(_RAW_DATA)[2])
+    except ValueError:
+        return None
+    holder = _obj(_obj(data).get("message")) if replaces else _obj(data)
+    found = holder.get("usage")
+    return found if isinstance(found, dict) else None
 
 
 class _Block:
@@ -194,10 +200,11 @@ class ChatStream:
         #: The upstream's in-stream ``error`` as ``(status, contract error object)``.
         self.failure: tuple[int, dict[str, Any]] | None = None
         self._usage: dict[str, Any] | None = None
-        #: Usage objects cut from raw events and not decoded yet: ``(usage, event, replaces)``,
+        #: Usage objects of raw events not decoded yet: ``(usage, event, replaces)``, the usage
+        #: as cut from the event (None: read it from the whole event, as for message_start),
         #: the whole event kept for a usage that is not where it was looked for, and whether
         #: it is message_start's (which replaces) or message_delta's (which updates).
-        self._raw_usage: list[tuple[bytes, bytes, bool]] = []
+        self._raw_usage: list[tuple[bytes | None, bytes, bool]] = []
         self._model = model
         self._created = created
         self._include_usage = include_usage
@@ -422,22 +429,15 @@ class ChatStream:
         return [p for e in self._decoder.feed(block + b"\n\n") for p in self.feed(e)]
 
     def _raw_message_start(self, block: bytes) -> list[bytes] | None:
-        """message_start read for the two fields translation needs: the id, and ``usage`` when
-        it is the message's last field (a comma before it: no string holds an unescaped
-        ``,"usage":{``), kept undecoded. None when the event is not in that form."""
-        head = len(_RAW_MESSAGE_START)
-        if block[:head] != _RAW_MESSAGE_START:
+        """message_start read for the id alone, its ``usage`` left in the event until
+        :attr:`usage` is asked for. None when the event is not in that form."""
+        started = _RAW_MESSAGE_START.match(block)
+        if started is None or block[-2:] != b"}}":
             return None
-        id_end = block.find(_QUOTE, head)
-        usage_at = block.rfind(_RAW_USAGE)
-        if id_end < 0 or usage_at < id_end or block[-2:] != b"}}":
-            return None
-        if _PLAIN_ID.fullmatch(block, head, id_end) is None:
-            return None
-        self._raw_usage.append((block[usage_at + len(_RAW_USAGE) - 1 : -2], block, True))
-        self._id = block[head:id_end].decode()
-        # A plain id needs no escaping: its JSON is the id in quotes.
-        self._set_head(block[head - 1 : id_end + 1])
+        id_json = started[1]
+        self._raw_usage.append((None, block, True))
+        self._id = id_json[1:-1].decode()
+        self._set_head(id_json)
         return self._start()
 
     def _on(self, data: dict[str, Any]) -> list[bytes]:

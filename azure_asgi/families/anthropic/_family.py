@@ -34,10 +34,10 @@ __all__ = ["ANTHROPIC_VERSION", "AnthropicAdapter"]
 ANTHROPIC_VERSION = "2023-06-01"
 _USER_AGENT = ("user-agent", "azure-asgi")
 _JSON = ("content-type", "application/json")
-#: Caller headers the upstream may see (an allow-list, as for the OpenAI family): the beta
-#: flags the caller chose (its version is read separately, with a default). The request id and
-#: trace context are the gateway's own (``_exchange.upstream_headers``).
-_FORWARD = (b"anthropic-beta",)
+#: The one caller header the upstream may see as it is (an allow-list, as for the OpenAI
+#: family): the beta flags the caller chose (its version is read separately, with a default).
+#: The request id and trace context are the gateway's own (``_exchange.upstream_headers``).
+_BETA = b"anthropic-beta"
 #: Throttling, timeouts, server failures, and Anthropic's 529 ``overloaded_error``.
 _RETRYABLE = frozenset({408, 429, 500, 502, 503, 504, 529})
 _STOP = (b"message_stop",)
@@ -63,10 +63,6 @@ class AnthropicAdapter:
     def prepare(self, ex: Exchange, target: Target, auth: tuple[str, str]) -> UpstreamRequest:
         call = ex.inbound
         assert call is not None
-        data = _body(ex)
-        op = call.route.operation
-        path = op.path if op.api == "anthropic" else "messages"
-        url = f"{target.resource.base}/anthropic/v1/{path}"
         version = ex.headers.get(b"anthropic-version")
         headers = [
             _USER_AGENT,
@@ -75,22 +71,25 @@ class AnthropicAdapter:
             ("anthropic-version", (_token(version) if version else None) or ANTHROPIC_VERSION),
             *upstream_headers(ex),
         ]
-        for name in _FORWARD:
-            value = ex.headers.get(name)
-            text = _token(value) if value is not None else None
-            if text is not None:
-                headers.append((name.decode(), text))
+        beta = ex.headers.get(_BETA)
+        text = _token(beta) if beta is not None else None
+        if text is not None:
+            headers.append(("anthropic-beta", text))
+        op = call.route.operation
+        base = target.resource.base
         if op.api == "anthropic":
-            body = call.json_body(target.deployment)
-        elif op.request_type == "responses":
-            body = _json.dumps(
-                responses_to_messages(data, target.deployment, max_tokens=target.max_tokens)
+            return UpstreamRequest(
+                "POST", f"{base}/anthropic/v1/{op.path}", headers, call.json_body(target.deployment)
             )
+        data = call.data
+        assert data is not None  # every operation this family serves has a JSON body
+        if op.request_type == "responses":
+            messages = responses_to_messages(data, target.deployment, max_tokens=target.max_tokens)
         else:
-            body = _json.dumps(
-                chat_to_messages(data, target.deployment, max_tokens=target.max_tokens)
-            )
-        return UpstreamRequest("POST", url, headers, body)
+            messages = chat_to_messages(data, target.deployment, max_tokens=target.max_tokens)
+        return UpstreamRequest(
+            "POST", f"{base}/anthropic/v1/messages", headers, _json.dumps(messages)
+        )
 
     # -- answers --------------------------------------------------------------------------------
 
