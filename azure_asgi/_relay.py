@@ -317,7 +317,8 @@ class _Translated:
 
     async def run(self, ex: Exchange, answer: Answer, send: Send) -> None:
         assert answer.chunks is not None
-        decoder = SSEDecoder()
+        # Made when a chunk needs it: a stream whose events the translator reads raw never does.
+        decoder: SSEDecoder | None = None
         translator = self._translator
         feed_raw = getattr(translator, "feed_raw", None)
         chunks = answer.chunks
@@ -339,6 +340,8 @@ class _Translated:
                 if pending:
                     chunk, pending = pending + chunk, b""
                 feed_raw = None  # a CR seen: line ends need the decoder from here on
+                if decoder is None:
+                    decoder = SSEDecoder()
                 out = [piece for event in decoder.feed(chunk) for piece in translator.feed(event)]
             if translator.complete:
                 # The terminal's translation and what the translator ends with go out with the
@@ -352,6 +355,8 @@ class _Translated:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
+        if decoder is None:
+            decoder = SSEDecoder()
         rest = decoder.feed(pending) if pending else []
         tail = [piece for event in (*rest, *decoder.end()) for piece in translator.feed(event)]
         tail += translator.end()
