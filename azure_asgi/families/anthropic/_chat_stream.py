@@ -332,12 +332,25 @@ class ChatStream:
         two slices and two comparisons a block (docs/performance.md). Anything else between
         them (a ping) fails the check, and the run is then taken block by block.
         """
+        end = len(blocks) - 1  # what follows the last blank line: empty, or a part event
+        if end - start == 1:
+            # One delta, the caller's check its whole check: the usual chunk when events come
+            # as they are written.
+            out += self._text_deltas([self._text_cut(blocks[start])])
+            return end
         lead = self._text_lead
         size = len(lead)
-        try:
-            stop = blocks.index(self._text_stop, start)
-        except ValueError:
-            stop = len(blocks) - 1  # what follows the last blank line: empty, or a part event
+        last = blocks[end - 1] if end > start else b""
+        if last[:size] == lead and last[-3:] == _RAW_TAIL:
+            # The chunk ends inside the run, as when events come as they are written: its stop
+            # is not in this chunk (looking for it would cost a ValueError). Were it, the check
+            # below would fail and the run be taken block by block.
+            stop = end
+        else:
+            try:
+                stop = blocks.index(self._text_stop, start)
+            except ValueError:
+                stop = end
         if stop - start > 1:
             candidates = blocks[start:stop]
             literals = list(map(self._text_cut, candidates))
