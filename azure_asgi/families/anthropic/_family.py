@@ -81,8 +81,7 @@ class AnthropicAdapter:
             return UpstreamRequest(
                 "POST", f"{base}/anthropic/v1/{op.path}", headers, call.json_body(target.deployment)
             )
-        data = call.data
-        assert data is not None  # every operation this family serves has a JSON body
+        data = _body(ex)
         if op.request_type == "responses":
             messages = responses_to_messages(data, target.deployment, max_tokens=target.max_tokens)
         else:
