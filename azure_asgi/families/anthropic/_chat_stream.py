@@ -22,6 +22,8 @@ _TEXT_CLOSE = b'"}' + _NO_FINISH + b"\n\n"
 _TEXT_HEAD = '{"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
+#: What follows the front of the first chunk: the role, and no text yet.
+_ROLE = b'{"role":"assistant","content":""}' + _NO_FINISH + b"\n\n"
 #: The empty delta and finish reason of a stream's last choice chunk, by reason.
 _FINISHES = {
     reason: b'{},"finish_reason":"' + reason.encode() + b'"'
@@ -121,25 +123,25 @@ def _name_json(name: str) -> bytes:
     return found
 
 
-#: The last head tail built: streams that start in the same second for the same alias share it.
+#: The last head tail built (:func:`_head_tail`): streams that start in the same second for the
+#: same alias share it, and read it here before calling for a new one.
 _LAST_TAIL: tuple[int, str, bytes] = (0, "", b"")
 
 
 def _head_tail(created: int, model: str) -> bytes:
-    """What follows the id at the front of every chunk (``created``, ``model``, the choice)."""
+    """What follows the id at the front of every chunk (``created``, ``model``, the choice),
+    kept as :data:`_LAST_TAIL`."""
     global _LAST_TAIL
-    last_created, last_model, tail = _LAST_TAIL
-    if created != last_created or model != last_model:
-        tail = b"".join(
-            (
-                b',"object":"chat.completion.chunk","created":',
-                str(created).encode(),
-                b',"model":',
-                _name_json(model),
-                b',"choices":[{"index":0,"delta":',
-            )
+    tail = b"".join(
+        (
+            b',"object":"chat.completion.chunk","created":',
+            str(created).encode(),
+            b',"model":',
+            _name_json(model),
+            b',"choices":[{"index":0,"delta":',
         )
-        _LAST_TAIL = (created, model, tail)
+    )
+    _LAST_TAIL = (created, model, tail)
     return tail
 
 
@@ -255,7 +257,10 @@ class ChatStream:
         """The front of every chunk; ``id_json`` is the id already written as JSON."""
         if id_json is None:
             id_json = _json.dumps(self._id)
-        self._head = b'{"id":' + id_json + _head_tail(self._created, self._model)
+        created, model, tail = _LAST_TAIL
+        if created != self._created or model != self._model:
+            tail = _head_tail(self._created, self._model)
+        self._head = b'{"id":' + id_json + tail
         # A run of text deltas is written as one join: these go before, between and after
         # their string literals.
         self._text_open = b"data: " + self._head + b'{"content":"'
@@ -274,7 +279,7 @@ class ChatStream:
         self._started = True
         if not self._head:
             self._set_head()
-        return [self._delta(b'{"role":"assistant","content":""}')]
+        return [b"data: " + self._head + _ROLE]
 
     def feed(self, event: SSEEvent) -> list[bytes]:
         """The caller's encoded chunks for one upstream event (none for ``ping``)."""
@@ -347,10 +352,15 @@ class ChatStream:
             # below would fail and the run be taken block by block.
             stop = end
         else:
-            try:
-                stop = blocks.index(self._text_stop, start)
-            except ValueError:
-                stop = end
+            # Looked for from the end: a chunk that holds the stop usually ends with it, or with
+            # message_delta and message_stop after it (list.index from the front compares every
+            # delta first).
+            stop = end
+            text_stop = self._text_stop
+            for at in range(end - 1, start, -1):
+                if blocks[at] == text_stop:
+                    stop = at
+                    break
         if stop - start > 1:
             candidates = blocks[start:stop]
             literals = list(map(self._text_cut, candidates))
@@ -376,7 +386,10 @@ class ChatStream:
         decided for the whole run at once); each other takes the general path."""
         joined = b"".join(literals)
         if _QUOTE not in joined and _BACKSLASH not in joined and _LF not in joined:
-            return self._text_chunk(literals) if joined else []
+            if not joined:
+                return []
+            texts = literals if all(literals) else [text for text in literals if text]
+            return [self._text_open + self._text_sep.join(texts) + _TEXT_CLOSE]
         lead = self._text_lead
         out: list[bytes] = []
         fit: list[bytes] = []
@@ -392,7 +405,7 @@ class ChatStream:
 
     def _text_chunk(self, literals: list[bytes]) -> list[bytes]:
         """One chunk of ``delta.content`` holding these literals, empty ones left out."""
-        texts = [text for text in literals if text] if b"" in literals else literals
+        texts = literals if all(literals) else [text for text in literals if text]
         return [self._text_open + self._text_sep.join(texts) + _TEXT_CLOSE] if texts else []
 
     def _raw_block(self, block: bytes) -> list[bytes]:
@@ -413,7 +426,7 @@ class ChatStream:
                 opened = _RAW_TEXT_START.fullmatch(block)
                 index = int(opened[1]) if opened is not None else -1
             if index >= 0:  # an empty text block: nothing to send but the first chunk
-                out = self._start()
+                out = [] if self._started else self._start()
                 self._open_text(index)
                 return out
         elif name == b"event: message_start":
@@ -629,10 +642,11 @@ class ChatStream:
 
     def _finish(self, stop_reason: Any) -> list[bytes]:
         """The last choice chunk, with the finish reason for ``stop_reason``."""
-        reason = finish_reason(stop_reason)
+        # (end_turn told first: the usual reason, a call less.)
+        reason = "stop" if stop_reason == "end_turn" else finish_reason(stop_reason)
         if reason == "tool_calls" and not self._tools:
             reason = "stop"  # only the JSON tool was called: a finished structured answer
-        out = self._start()
+        out = [] if self._started else self._start()
         out.append(b"data: " + self._head + _FINISHES[reason] + b',"logprobs":null}]}\n\n')
         return out
 

@@ -133,7 +133,9 @@ class AnthropicAdapter:
         return {"type": anthropic_type(status), "message": text}
 
     def translator(self, ex: Exchange, target: Target) -> StreamTranslator | None:
-        op = ex.operation
+        call = ex.inbound
+        assert call is not None
+        op = call.route.operation  # (as prepare reads it: a property call less a stream)
         if op.api == "anthropic":
             return None
         created = int(time.time())
