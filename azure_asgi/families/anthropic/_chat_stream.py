@@ -365,7 +365,8 @@ class ChatStream:
             candidates = blocks[start:stop]
             literals = list(map(self._text_cut, candidates))
             joined = b"\n\n".join(candidates)
-            if joined == lead + self._run_between.join(literals) + _RAW_TAIL:
+            # (One join, not two concatenations: a run's bytes are copied once, not twice.)
+            if joined == b"".join((lead, self._run_between.join(literals), _RAW_TAIL)):
                 out += self._text_deltas(literals)
                 return stop
         literals = []
@@ -389,7 +390,7 @@ class ChatStream:
             if not joined:
                 return []
             texts = literals if all(literals) else [text for text in literals if text]
-            return [self._text_open + self._text_sep.join(texts) + _TEXT_CLOSE]
+            return [b"".join((self._text_open, self._text_sep.join(texts), _TEXT_CLOSE))]
         lead = self._text_lead
         out: list[bytes] = []
         fit: list[bytes] = []
@@ -406,7 +407,9 @@ class ChatStream:
     def _text_chunk(self, literals: list[bytes]) -> list[bytes]:
         """One chunk of ``delta.content`` holding these literals, empty ones left out."""
         texts = literals if all(literals) else [text for text in literals if text]
-        return [self._text_open + self._text_sep.join(texts) + _TEXT_CLOSE] if texts else []
+        if not texts:
+            return []
+        return [b"".join((self._text_open, self._text_sep.join(texts), _TEXT_CLOSE))]
 
     def _raw_block(self, block: bytes) -> list[bytes]:
         """One event other than the open text block's delta, as its raw LF-only bytes, without
