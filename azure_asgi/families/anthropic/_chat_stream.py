@@ -321,9 +321,43 @@ class ChatStream:
             if block[-3:] == _RAW_TAIL and block[: len(self._text_lead)] == self._text_lead:
                 at = self._text_run(blocks, at, out)
                 continue
-            if block:
-                out += self._raw_block(block)
             at += 1
+            if not block:
+                continue
+            # Any other event, told apart by its first line (written here, not in a method of
+            # its own: a call less an event).
+            name = block.partition(b"\n")[0]
+            if name == b"event: ping":
+                continue
+            if block == self._text_stop:
+                out += self._block_stop_at(self._text_index)
+                continue
+            if block == _RAW_MESSAGE_STOP:
+                out += self._message_stop()
+                continue
+            if name == b"event: content_block_start":
+                if block == _RAW_TEXT_START_0:
+                    index = 0
+                else:
+                    opened = _RAW_TEXT_START.fullmatch(block)
+                    index = int(opened[1]) if opened is not None else -1
+                if index >= 0:  # an empty text block: nothing to send but the first chunk
+                    if not self._started:
+                        out += self._start()
+                    self._open_text(index)
+                    continue
+            elif name == b"event: message_start":
+                started = self._raw_message_start(block)
+                if started is not None:
+                    out += started
+                    continue
+            elif name == b"event: message_delta":
+                ended = _RAW_MESSAGE_DELTA.fullmatch(block)
+                if ended is not None:
+                    self._raw_usage.append((ended[2], block, False))
+                    out += self._finish(ended[1].decode())
+                    continue
+            out += self._event_block(block)
         return out
 
     def _text_run(self, blocks: list[bytes], start: int, out: list[bytes]) -> int:
@@ -410,38 +444,6 @@ class ChatStream:
         if not texts:
             return []
         return [b"".join((self._text_open, self._text_sep.join(texts), _TEXT_CLOSE))]
-
-    def _raw_block(self, block: bytes) -> list[bytes]:
-        """One event other than the open text block's delta, as its raw LF-only bytes, without
-        its blank line."""
-        # Told apart by their first line: one split instead of a test of each form in turn.
-        name = block.partition(b"\n")[0]
-        if name == b"event: ping":
-            return []
-        if block == self._text_stop:
-            return self._block_stop_at(self._text_index)
-        if block == _RAW_MESSAGE_STOP:
-            return self._message_stop()
-        if name == b"event: content_block_start":
-            if block == _RAW_TEXT_START_0:
-                index = 0
-            else:
-                opened = _RAW_TEXT_START.fullmatch(block)
-                index = int(opened[1]) if opened is not None else -1
-            if index >= 0:  # an empty text block: nothing to send but the first chunk
-                out = [] if self._started else self._start()
-                self._open_text(index)
-                return out
-        elif name == b"event: message_start":
-            started = self._raw_message_start(block)
-            if started is not None:
-                return started
-        elif name == b"event: message_delta":
-            ended = _RAW_MESSAGE_DELTA.fullmatch(block)
-            if ended is not None:
-                self._raw_usage.append((ended[2], block, False))
-                return self._finish(ended[1].decode())
-        return self._event_block(block)
 
     def _event_block(self, block: bytes) -> list[bytes]:
         """One event's raw bytes by the general path: its JSON decoded and translated."""
