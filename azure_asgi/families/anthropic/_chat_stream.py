@@ -421,10 +421,7 @@ class ChatStream:
         decided for the whole run at once); each other takes the general path."""
         joined = b"".join(literals)
         if _QUOTE not in joined and _BACKSLASH not in joined and _LF not in joined:
-            if not joined:
-                return []
-            texts = literals if all(literals) else [text for text in literals if text]
-            return [b"".join((self._text_open, self._text_sep.join(texts), _TEXT_CLOSE))]
+            return self._text_chunk(literals) if joined else []
         lead = self._text_lead
         out: list[bytes] = []
         fit: list[bytes] = []
