@@ -24,9 +24,10 @@ _TEXT_MID = ',"delta":{"type":"text_delta","text":"'
 _DONE = b"data: [DONE]\n\n"
 #: What follows the front of the first chunk: the role, and no text yet.
 _ROLE = b'{"role":"assistant","content":""}' + _NO_FINISH + b"\n\n"
-#: The empty delta and finish reason of a stream's last choice chunk, by reason.
+#: What follows the front of a stream's last choice chunk, by finish reason: the empty delta,
+#: the reason, and the chunk's end.
 _FINISHES = {
-    reason: b'{},"finish_reason":"' + reason.encode() + b'"'
+    reason: b'{},"finish_reason":"' + reason.encode() + b'","logprobs":null}]}\n\n'
     for reason in ("stop", "length", "tool_calls", "content_filter")
 }
 #: The same text delta as a whole LF-ended block, for :meth:`ChatStream.feed_raw`.
@@ -649,7 +650,7 @@ class ChatStream:
         if reason == "tool_calls" and not self._tools:
             reason = "stop"  # only the JSON tool was called: a finished structured answer
         out = [] if self._started else self._start()
-        out.append(b"data: " + self._head + _FINISHES[reason] + b',"logprobs":null}]}\n\n')
+        out.append(b"data: " + self._head + _FINISHES[reason])
         return out
 
     def end(self) -> list[bytes]:
