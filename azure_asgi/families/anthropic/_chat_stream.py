@@ -343,8 +343,7 @@ class ChatStream:
                     opened = _RAW_TEXT_START.fullmatch(block)
                     index = int(opened[1]) if opened is not None else -1
                 if index >= 0:  # an empty text block: nothing to send but the first chunk
-                    if not self._started:
-                        out += self._start()
+                    out += self._start()
                     self._open_text(index)
                     continue
             elif name == b"event: message_start":
@@ -381,16 +380,13 @@ class ChatStream:
         lead = self._text_lead
         size = len(lead)
         last = blocks[end - 1] if end > start else b""
-        if last[:size] == lead and last[-3:] == _RAW_TAIL:
-            # The chunk ends inside the run, as when events come as they are written: its stop
-            # is not in this chunk (looking for it would cost a ValueError). Were it, the check
-            # below would fail and the run be taken block by block.
-            stop = end
-        else:
-            # Looked for from the end: a chunk that holds the stop usually ends with it, or with
-            # message_delta and message_stop after it (list.index from the front compares every
-            # delta first).
-            stop = end
+        stop = end
+        # A chunk that ends inside the run, as when events come as they are written, has no
+        # stop to look for; were it there, the check below would fail and the run be taken
+        # block by block. Otherwise the stop is looked for from the end: a chunk that holds it
+        # usually ends with it, or with message_delta and message_stop after it (list.index
+        # from the front compares every delta first).
+        if last[:size] != lead or last[-3:] != _RAW_TAIL:
             text_stop = self._text_stop
             for at in range(end - 1, start, -1):
                 if blocks[at] == text_stop:
@@ -649,7 +645,7 @@ class ChatStream:
         reason = "stop" if stop_reason == "end_turn" else finish_reason(stop_reason)
         if reason == "tool_calls" and not self._tools:
             reason = "stop"  # only the JSON tool was called: a finished structured answer
-        out = [] if self._started else self._start()
+        out = self._start()
         out.append(b"data: " + self._head + _FINISHES[reason])
         return out
 
