@@ -23,7 +23,7 @@ _DEMO_BODY = (
 )
 EMULATOR_KEY = "emulator-key"
 #: ``serve`` without ``--server``. uvicorn: in docs/performance.md both serve the same req/s,
-#: but uvicorn answers single requests sooner and holds 1,000 streams in ~60 % of granian's RSS.
+#: but uvicorn answers single requests sooner and holds 1,000 streams in ~65 % of granian's RSS.
 DEFAULT_SERVER = "uvicorn"
 # What serve allows a request head by default; _heads.DEFAULT_MAX_HEAD_BYTES for httptools
 # (kept apart so that the CLI does not import uvicorn's httptools protocol to build --help).
@@ -235,25 +235,44 @@ def _serve_granian(args: argparse.Namespace) -> int:
             "--server granian needs granian, an optional dependency: "
             "pip install 'azure-asgi[granian]'"
         )
-    from granian.constants import Interfaces, Loops
-    from granian.log import LogLevels
-    from granian.server import Server
-
-    # Granian starts its workers from an import string: each builds its gateway from the file.
+    # Granian's main process only starts and watches its workers, and each worker builds its
+    # gateway from the file. Run as granian's own command in a fresh interpreter (same pid),
+    # that process holds none of the gateway's imports: aiohttp, pydantic and the rest cost it
+    # ~25 MB of RSS otherwise (docs/performance.md, "Memory"). The config was checked above.
     os.environ[_CONFIG_ENV] = os.path.abspath(args.config)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, _granian_argv(args))  # noqa: S606 - granian, this interpreter
+    return 0  # not reached: execv returns only by raising
+
+
+#: Granian's log levels (its ``--log-level``); uvicorn's ``trace`` has no peer there.
+_GRANIAN_LEVELS = ("critical", "error", "warning", "warn", "info", "debug", "notset")
+
+
+def _granian_argv(args: argparse.Namespace) -> list[str]:
+    """The granian command ``serve --server granian`` becomes, on this interpreter."""
     level = args.log_level.lower()
-    Server(
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+        "--loop",
+        "uvloop" if _installed("uvloop") else "asyncio",
+        "--log-level",
+        level if level in _GRANIAN_LEVELS else "info",
+        "--access-log" if args.access_log else "--no-access-log",
         "azure_asgi._cli:_serve_app",
-        factory=True,
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.ASGI,
-        workers=args.workers,
-        loop=Loops.uvloop if _installed("uvloop") else Loops.asyncio,
-        log_access=args.access_log,
-        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
-    ).serve()
-    return 0
+    ]
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:

@@ -287,6 +287,77 @@ def test_serve_in_front_of_the_emulator_command(tmp_path: Path) -> None:
     assert "date" in resp.headers
 
 
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_serve_with_granian_answers_and_keeps_the_gateway_out_of_its_main_process(
+    tmp_path: Path,
+) -> None:
+    eport, gport = _free_port(), _free_port()
+    config = {
+        "resources": [
+            {
+                "name": "local",
+                "endpoint": f"http://127.0.0.1:{eport}",
+                "auth": {"api_key": "emu-secret"},
+                "deployments": {"gpt-4o": "gpt-4o-dep"},
+            }
+        ],
+        "clients": {"api_keys": ["k1"]},
+    }
+    path = write(tmp_path, json.dumps(config), "gateway.json")
+    with (
+        run("emulator", "--port", str(eport), "--api-key", "emu-secret") as emu,
+        run("serve", "--config", path, "--port", str(gport), "--server", "granian") as gw,
+    ):
+        wait_for(eport, emu)
+        wait_for(gport, gw)
+        resp = httpx.post(
+            f"http://127.0.0.1:{gport}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "granian"}]},
+            headers={"authorization": "Bearer k1"},
+            timeout=10,
+        )
+        # serve became granian's own command (same pid); its workers built the gateway.
+        main_maps = _maps(gw.pid)
+        children = Path(f"/proc/{gw.pid}/task/{gw.pid}/children").read_text().split()
+        worker_maps = [_maps(int(child)) for child in children]
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["choices"][0]["message"]["content"] == "granian"
+    assert resp.json()["extra_fields"]["resource"] == "local"
+    assert "_granian" in main_maps
+    assert "aiohttp" not in main_maps and "pydantic_core" not in main_maps
+    assert any("aiohttp" in maps for maps in worker_maps)
+
+
+def test_serve_with_granian_passes_its_options_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[list[str]] = []
+
+    def execv(executable: str, argv: list[str]) -> None:
+        started.append([executable, *argv])
+
+    monkeypatch.setattr(os, "execv", execv)
+    monkeypatch.delenv("AZURE_ASGI_CONFIG", raising=False)
+    path = write(tmp_path, CONFIG)
+    argv = ["serve", "--config", path, "--server", "granian", "--port", "9", "--workers", "2"]
+    assert main([*argv, "--log-level", "trace", "--access-log"]) == 0
+    assert os.environ["AZURE_ASGI_CONFIG"] == os.path.abspath(path)
+    executable, *command = started[0]
+    assert executable == sys.executable
+    assert command[:3] == [sys.executable, "-m", "granian"]
+    assert command[-1] == "azure_asgi._cli:_serve_app"
+
+    def value(flag: str) -> str:
+        return command[command.index(flag) + 1]
+
+    assert (value("--port"), value("--workers"), value("--interface")) == ("9", "2", "asgi")
+    assert value("--log-level") == "info"  # granian has no trace level
+    assert "--factory" in command and "--access-log" in command
+
+
 def test_create_app_factory_reads_the_config_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
