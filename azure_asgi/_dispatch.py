@@ -190,10 +190,11 @@ class Dispatcher:
             # A credential outage (bad secret, identity endpoint down) is this resource's
             # failure like any other: named, never with the secret, and failed over.
             logger.warning(
-                "azure-asgi: %s credential of resource %s failed: %s",
+                "azure-asgi: %s credential of resource %s failed: %s (attempt %d)",
                 resource.auth_method,
                 resource.name,
                 type(exc).__name__,
+                len(ex.attempts),
             )
             error = GatewayError(
                 502,
@@ -210,7 +211,10 @@ class Dispatcher:
         try:
             resp = await self._transport.send(request)
         except UpstreamError as exc:
-            logger.warning("azure-asgi: %s on resource %s", exc, resource.name)
+            # One line per attempt: retries of one request share its request id.
+            logger.warning(
+                "azure-asgi: %s on resource %s (attempt %d)", exc, resource.name, len(ex.attempts)
+            )
             error = GatewayError(
                 502,
                 f"Resource '{resource.name}' could not be reached: {exc}.",

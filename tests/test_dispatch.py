@@ -142,15 +142,23 @@ def hosts(upstream: Upstream) -> list[str]:
     return [r.url.split("//", 1)[1].split(".", 1)[0] for r in upstream.sent]
 
 
-async def test_unreachable_everywhere_is_a_gateway_error_value_with_every_attempt_recorded() -> (
-    None
-):
+async def test_unreachable_everywhere_is_a_gateway_error_value_with_every_attempt_recorded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     upstream = Upstream(a=unreachable, b=unreachable)
-    outcome, ex, _ = await dispatch(upstream, config(), CHAT)
+    with caplog.at_level("WARNING", logger="azure_asgi"):
+        outcome, ex, _ = await dispatch(upstream, config(), CHAT)
     assert isinstance(outcome, GatewayError)
     assert outcome.status == 502 and outcome.code == "upstream_unreachable"
     assert [a.retry_reason for a in ex.attempts] == ["unreachable"] * 3
     assert len(upstream.sent) == 3
+    # One warning per attempt, each naming its resource and its number.
+    names = hosts(upstream)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"azure-asgi: could not reach the upstream: ClientConnectorError on resource {name} "
+        f"(attempt {n})"
+        for n, name in enumerate(names, 1)
+    ]
 
 
 async def test_failover_prefers_the_other_resource_and_cools_the_failed_one_down() -> None:
