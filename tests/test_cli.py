@@ -252,20 +252,25 @@ def test_demo_on_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -
     assert err.startswith(f"azure-asgi: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
 
 
-def test_serve_in_front_of_the_emulator_command(tmp_path: Path) -> None:
-    eport, gport = _free_port(), _free_port()
+def _emulator_config(tmp_path: Path, eport: int, key: str) -> str:
+    """A gateway config with one resource: the emulator command on ``eport``, client key k1."""
     config = {
         "resources": [
             {
                 "name": "local",
                 "endpoint": f"http://127.0.0.1:{eport}",
-                "auth": {"api_key": "${EMU_KEY}"},
+                "auth": {"api_key": key},
                 "deployments": {"gpt-4o": "gpt-4o-dep"},
             }
         ],
         "clients": {"api_keys": ["k1"]},
     }
-    path = write(tmp_path, json.dumps(config), "gateway.json")
+    return write(tmp_path, json.dumps(config), "gateway.json")
+
+
+def test_serve_in_front_of_the_emulator_command(tmp_path: Path) -> None:
+    eport, gport = _free_port(), _free_port()
+    path = _emulator_config(tmp_path, eport, "${EMU_KEY}")
     with (
         run("emulator", "--port", str(eport), "--api-key", "emu-secret") as emu,
         run("serve", "--config", path, "--port", str(gport), env={"EMU_KEY": "emu-secret"}) as gw,
@@ -295,18 +300,7 @@ def test_serve_with_granian_answers_and_keeps_the_gateway_out_of_its_main_proces
     tmp_path: Path,
 ) -> None:
     eport, gport = _free_port(), _free_port()
-    config = {
-        "resources": [
-            {
-                "name": "local",
-                "endpoint": f"http://127.0.0.1:{eport}",
-                "auth": {"api_key": "emu-secret"},
-                "deployments": {"gpt-4o": "gpt-4o-dep"},
-            }
-        ],
-        "clients": {"api_keys": ["k1"]},
-    }
-    path = write(tmp_path, json.dumps(config), "gateway.json")
+    path = _emulator_config(tmp_path, eport, "emu-secret")
     with (
         run("emulator", "--port", str(eport), "--api-key", "emu-secret") as emu,
         run("serve", "--config", path, "--port", str(gport), "--server", "granian") as gw,
